@@ -1,0 +1,46 @@
+"""Dataset card (README.md) from the template in ``hub_cards/``, written beside a dataset."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from datasets import DatasetDict
+from huggingface_hub import DatasetCard, DatasetCardData
+
+logger = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "hub_cards"
+
+
+def render_dataset_card(dataset: DatasetDict, info: dict) -> DatasetCard:
+    category = info.get("category", "")
+    source = "shapenet" if "synset" in info else "procedural"
+    data = DatasetCardData(
+        license="apache-2.0",
+        task_categories=["image-to-3d"],
+        tags=["3d", "sdf", source, "latentmapper", category],
+        pretty_name=f"LatentMapper {category} shapes",
+    )
+    command = info.get("command") or (
+        f"python -m latentmapper.data build --category {category} --num-shapes {info.get('num_shapes', '?')} "
+        f"--seed {info.get('seed', 0)} --out DIR"
+        if source == "procedural"
+        else f"python -m latentmapper.data import-shapenet SHAPENET_DIR --synset {info.get('synset')} --out DIR"
+    )
+    return DatasetCard.from_template(
+        data,
+        template_path=str(TEMPLATES / "dataset_card.md"),
+        category=category,
+        subtypes=", ".join(sorted({t for split in dataset.values() for t in split["subtype"] if t})),
+        source=source,
+        command=command,
+        split_table="\n".join(f"| {name} | {len(split)} |" for name, split in dataset.items()),
+    )
+
+
+def write_dataset_card(folder: Path, dataset: DatasetDict, info: dict) -> None:
+    if not (TEMPLATES / "dataset_card.md").exists():
+        logger.warning("no dataset card template at %s; the dataset is saved without README.md", TEMPLATES)
+        return
+    render_dataset_card(dataset, info).save(str(Path(folder) / "README.md"))

@@ -1,0 +1,97 @@
+"""Procedural dataset build: splits, determinism, resume after interruption, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from datasets import load_from_disk
+
+import latentmapper.data.build as build_module
+from latentmapper.data.build import BuildError, build_dataset, split_of, work_dir_for
+from latentmapper.data.families import SUBTYPES
+
+
+def test_split_is_80_10_10_and_deterministic():
+    splits = split_of(600, seed=3)
+    assert splits == split_of(600, seed=3)
+    assert splits != split_of(600, seed=4)
+    assert (splits.count("train"), splits.count("validation"), splits.count("test")) == (480, 60, 60)
+    assert set(split_of(3, seed=0)) == {"train", "validation", "test"}
+
+
+def test_build_writes_a_loadable_dataset(tmp_path, tiny_record_config):
+    n = len(SUBTYPES["car"])
+    out = tmp_path / "cars"
+    build_dataset("car", n, out, config=tiny_record_config, num_workers=1, progress=False)
+    dataset = load_from_disk(str(out))
+    rows = [row for split in dataset.values() for row in split]
+    assert len(rows) == n
+    assert {row["subtype"] for row in rows} == set(SUBTYPES["car"])  # every sub-type appears
+    row = rows[0]
+    assert row["caption"] and json.loads(row["params"])["subtype"] == row["subtype"]
+    assert np.asarray(row["sdf_samples"]).shape == (tiny_record_config.sdf_samples, 4)
+    assert len(row["images"]) == 9
+    assert not work_dir_for(out.resolve()).exists()  # the work folder is cleaned up
+    info = json.loads((out / "latentmapper_build.json").read_text())
+    assert info["num_shapes"] == n and info["failures"] == {}
+
+
+def test_interrupted_build_resumes_without_redoing_shapes(tmp_path, tiny_record_config, monkeypatch):
+    out = tmp_path / "planes"
+    real = build_module._make_record
+    calls = []
+
+    def interrupt_on_third(kind, kwargs, config):
+        calls.append(kwargs["seed"])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(kind, kwargs, config)
+
+    monkeypatch.setattr(build_module, "_make_record", interrupt_on_third)
+    with pytest.raises(BuildError, match="run the same command again to resume"):
+        build_dataset("airplane", 4, out, config=tiny_record_config, num_workers=1, progress=False)
+    assert not out.exists()  # no half-written dataset
+    assert len(list((work_dir_for(out.resolve()) / "shapes").glob("*.npz"))) == 2
+
+    calls.clear()
+    monkeypatch.setattr(build_module, "_make_record", lambda *a: (calls.append(a[1]["seed"]), real(*a))[1])
+    build_dataset("airplane", 4, out, config=tiny_record_config, num_workers=1, progress=False)
+    assert calls == [2, 3]  # only the shapes that were missing
+    assert sum(len(split) for split in load_from_disk(str(out)).values()) == 4
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, tiny_record_config):
+    out = tmp_path / "cars"
+    work = work_dir_for(out.resolve())
+    work.mkdir(parents=True)
+    (work / "build.json").write_text(json.dumps({"category": "car", "num_shapes": 99}))
+    with pytest.raises(BuildError, match="different settings"):
+        build_dataset("car", 3, out, config=tiny_record_config, num_workers=1, progress=False)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"category": "boat", "num_shapes": 3}, "unknown category 'boat'"),
+     ({"category": "car", "num_shapes": 2}, "at least 3")],
+)
+def test_bad_arguments_get_one_clear_error_and_write_nothing(tmp_path, kwargs, message):
+    with pytest.raises(BuildError, match=message):
+        build_dataset(out=tmp_path / "out", **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_is_not_overwritten_by_default(tmp_path, tiny_record_config):
+    out = tmp_path / "cars"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    with pytest.raises(BuildError, match="--overwrite"):
+        build_dataset("car", 3, out, config=tiny_record_config, num_workers=1, progress=False)
+    assert (out / "precious.txt").read_text() == "keep me"
+
+
+def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
+    from latentmapper.data.cli import main
+
+    assert main(["build", "--category", "boat", "--num-shapes", "3", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown category" in err[0]
