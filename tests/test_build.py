@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import trimesh
 from datasets import load_from_disk
 
 import latentmapper.data.build as build_module
@@ -31,6 +32,17 @@ def test_build_writes_a_loadable_dataset(tmp_path, tiny_record_config):
     assert row["caption"] and json.loads(row["params"])["subtype"] == row["subtype"]
     assert np.asarray(row["sdf_samples"]).shape == (tiny_record_config.sdf_samples, 4)
     assert len(row["images"]) == 9
+    for row in rows:  # normalised, watertight, and SDF signs agree with the mesh's inside test
+        mesh = trimesh.Trimesh(np.asarray(row["vertices"]), np.asarray(row["faces"]), process=False)
+        assert mesh.is_watertight
+        assert np.linalg.norm(mesh.vertices, axis=1).max() == pytest.approx(1 / 1.03, rel=1e-4)
+        samples = np.asarray(row["sdf_samples"])
+        clear = np.abs(samples[:, 3]) > 1e-3
+        inside = mesh.contains(samples[clear, :3])
+        assert np.mean((samples[clear, 3] < 0) == inside) > 0.999
+        images = [np.asarray(im) for im in row["images"]]
+        assert all((im < 250).any(axis=2).mean() > 0.02 for im in images)  # nothing blank
+        assert not np.array_equal(images[0], images[3])
     assert not work_dir_for(out.resolve()).exists()  # the work folder is cleaned up
     info = json.loads((out / "latentmapper_build.json").read_text())
     assert info["num_shapes"] == n and info["failures"] == {}

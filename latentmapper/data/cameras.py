@@ -7,6 +7,7 @@ towards +x, which is the same picture as turning the object by -yaw about +y.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -43,19 +44,29 @@ class OrbitCamera:
         return pose
 
     def rays(self, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Ray origins and unit directions, (size*size, 3) each, row-major from the top-left pixel."""
-        pose = self.camera_to_world()
-        half = np.tan(np.radians(self.fov) / 2.0)
-        coords = (np.arange(size) + 0.5) / size * 2.0 - 1.0
-        u, v = np.meshgrid(coords * half, -coords * half)
-        dirs_cam = np.stack([u, v, -np.ones_like(u)], axis=-1).reshape(-1, 3)
-        dirs = dirs_cam @ pose[:3, :3].T
-        dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
-        origins = np.broadcast_to(pose[:3, 3], dirs.shape).copy()
-        return origins, dirs
+        """Ray origins and unit directions, (size*size, 3) each, row-major from the top-left pixel.
+
+        Cached and read-only: a dataset build renders every shape from the same few cameras.
+        """
+        return _camera_rays(self, size)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@lru_cache(maxsize=64)
+def _camera_rays(camera: OrbitCamera, size: int) -> tuple[np.ndarray, np.ndarray]:
+    pose = camera.camera_to_world()
+    half = np.tan(np.radians(camera.fov) / 2.0)
+    coords = (np.arange(size) + 0.5) / size * 2.0 - 1.0
+    u, v = np.meshgrid(coords * half, -coords * half)
+    dirs_cam = np.stack([u, v, -np.ones_like(u)], axis=-1).reshape(-1, 3)
+    dirs = dirs_cam @ pose[:3, :3].T
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    origins = np.broadcast_to(pose[:3, 3], dirs.shape).copy()
+    origins.setflags(write=False)
+    dirs.setflags(write=False)
+    return origins, dirs
 
 
 def training_cameras(elevation: float = 20.0, distance: float = 2.6, fov: float = 45.0) -> list[OrbitCamera]:

@@ -95,7 +95,7 @@ def mesh_procedural_shape(shape, resolution: int = 128) -> trimesh.Trimesh:
     center, half = (lo + hi) / 2.0, (hi - lo).max() / 2.0 * 1.02
     grid = evaluate_sdf_grid(shape.sdf, resolution, (center - half, center + half), margin=1.5)
     mesh = _drop_specks(marching_cubes(grid))
-    labels = shape.part_labels(torch.as_tensor(mesh.triangles_center, dtype=torch.float32))
+    labels = shape.part_labels(torch.tensor(np.asarray(mesh.triangles_center), dtype=torch.float32))
     mesh.visual.face_colors = np.asarray(shape.part_colors, dtype=np.uint8)[labels.numpy()]
     return mesh
 

@@ -18,12 +18,12 @@ UNIFORM_FRACTION = 0.1
 
 
 def signed_distance(mesh: trimesh.Trimesh, points: np.ndarray) -> np.ndarray:
-    """Signed distance from ``points`` (N, 3) to ``mesh``, negative inside."""
+    """Signed distance from ``points`` (N, 3) to the watertight ``mesh``, negative inside."""
     dist, _, _, _ = igl.signed_distance(
         np.ascontiguousarray(points, dtype=np.float64),
         np.ascontiguousarray(mesh.vertices, dtype=np.float64),
         np.ascontiguousarray(mesh.faces, dtype=np.int64),
-        sign_type=igl.SIGNED_DISTANCE_TYPE_FAST_WINDING_NUMBER,
+        sign_type=igl.SIGNED_DISTANCE_TYPE_PSEUDONORMAL,
     )
     return dist.astype(np.float32)
 
