@@ -48,6 +48,6 @@ def explorer_tab() -> None:
             viewer = gr.Model3D(label="Mesh (normalised: y up, front -z)", clear_color=(1, 1, 1, 1))
     gallery = gr.Gallery(label="The 9 training views", columns=9, height=180)
     with gr.Accordion("Parameters", open=False):
-        params = gr.Code(language="json")
+        params = gr.Code(language="json", label="Parameters (JSON)")
     button.click(explore_shape, [category, seed, resolution], [viewer, gallery, caption, params],
                  concurrency_limit=2)
