@@ -1,0 +1,12 @@
+"""Model components (diffusers ``ModelMixin`` + ``ConfigMixin``) and the latent fitting that serves them."""
+
+from .dit import DITDecoder, DITDecoderOutput
+from .latent_fitting import fit_latent
+from .autoencoder import AutoencoderOutput, DescriptorAutoencoder
+from .codebook import KeyCodebook, fit_codebook
+from .mapper import LatentMapper
+
+__all__ = [
+    "DITDecoder", "DITDecoderOutput", "fit_latent",
+    "AutoencoderOutput", "DescriptorAutoencoder", "KeyCodebook", "fit_codebook", "LatentMapper",
+]

@@ -1,0 +1,311 @@
+"""DIT decoder, its objective, latent fitting and the training script (tiny sizes, CPU)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from latentmapper.models import DITDecoder, fit_latent
+from latentmapper.models.dit_losses import (
+    DITLossConfig,
+    curriculum_sdf_loss,
+    dit_loss,
+    pointpair_loss,
+    pointwise_loss,
+    soft_l1,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(latent_size=8, warp_hidden_size=16, warp_steps=4, curriculum_levels=4, template_dims=[32, 32, 32])
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small tensors on a shared 2-core machine: one thread avoids OpenMP contention."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_decoder(seed: int = 0, **overrides) -> DITDecoder:
+    torch.manual_seed(seed)
+    return DITDecoder(**{**TINY, **overrides})
+
+
+def reference_sdf(decoder: DITDecoder, latent: torch.Tensor, xyz: torch.Tensor) -> torch.Tensor:
+    """DIT's official formulation: nn.LSTMCell on [code, xyz], affine warp, template MLP."""
+    warper, template = decoder.warper, decoder.template
+    state, p = None, xyz
+    for _ in range(warper.steps):
+        state = warper.lstm(torch.cat([latent, p], dim=1), state)
+        a = warper.out(state[0])
+        p = (1 + a[:, :3]) * p + a[:, 3:]
+    x = p
+    for layer in template.hidden:
+        x = torch.relu(torch.nn.functional.linear(x, layer.weight, layer.bias))
+    return torch.tanh(template.out(x)).squeeze(1)
+
+
+def scramble_warp(decoder: DITDecoder) -> None:
+    with torch.no_grad():  # the identity-like init would hide warp bugs
+        decoder.warper.out.weight.normal_(0.0, 0.1)
+        decoder.warper.out.bias.normal_(0.0, 0.05)
+
+
+def test_matches_the_official_lstm_formulation_on_every_path():
+    decoder = tiny_decoder().eval()
+    scramble_warp(decoder)
+    codes, xyz = torch.randn(3, 8), torch.rand(3, 50, 3) * 2 - 1
+    flat_codes, flat_xyz = codes[:, None].expand(-1, 50, -1).reshape(-1, 8), xyz.reshape(-1, 3)
+    with torch.no_grad():
+        ref = reference_sdf(decoder, flat_codes, flat_xyz).reshape(3, 50)
+        assert torch.allclose(decoder.sdf(codes, xyz), ref, atol=1e-5)  # fused inference path
+        assert torch.allclose(decoder.sdf(flat_codes, flat_xyz).reshape(3, 50), ref, atol=1e-5)  # per point
+        assert torch.allclose(decoder.sdf_fn(codes[1])(xyz[1]), ref[1], atol=1e-5)
+    out = decoder(codes, xyz, return_intermediate=True)  # autograd path
+    assert torch.allclose(out.sdf, ref, atol=1e-5)
+    assert out.sdf.requires_grad
+    assert len(out.warped_points) == len(out.intermediate_sdf) == 4
+    assert out.warped_points[0].shape == (3, 50, 3)
+    assert torch.equal(out.intermediate_sdf[-1], out.sdf)
+    assert torch.allclose(decoder(codes[0], xyz[0]).sdf, ref[0], atol=1e-5)  # one shape, (L,) with (P, 3)
+
+
+def test_initialisation_follows_dit():
+    decoder = tiny_decoder()
+    h = decoder.warper.hidden_size
+    for bias in (decoder.warper.lstm.bias_ih, decoder.warper.lstm.bias_hh):
+        assert torch.all(bias[h : 2 * h] == 1.0) and torch.all(bias[:h] == 0) and torch.all(bias[2 * h :] == 0)
+    w = decoder.warper.lstm.weight_hh
+    assert torch.allclose(w.T @ w, torch.eye(h), atol=1e-4)  # orthogonal (4H x H: orthonormal columns)
+    xyz = torch.rand(100, 3) * 2 - 1
+    with torch.no_grad():
+        warped = decoder.warp(torch.randn(8), xyz)
+    assert (warped - xyz).abs().max() < 1e-3  # near-identity warp at the start
+
+
+def test_config_and_weights_round_trip(tmp_path):
+    decoder = tiny_decoder(template_dropout_prob=0.0, clamp_distance=0.08).eval()
+    scramble_warp(decoder)
+    decoder.save_pretrained(tmp_path / "dit")
+    files = sorted(p.name for p in (tmp_path / "dit").iterdir())
+    assert files == ["config.json", "diffusion_pytorch_model.safetensors"]
+    config = json.loads((tmp_path / "dit" / "config.json").read_text())
+    assert config["template_dims"] == [32, 32, 32] and config["clamp_distance"] == 0.08
+    loaded = DITDecoder.from_pretrained(tmp_path / "dit").eval()
+    strip = lambda c: {k: v for k, v in dict(c).items() if not k.startswith("_")}  # noqa: E731
+    assert json.loads(json.dumps(strip(loaded.config))) == json.loads(json.dumps(strip(decoder.config)))
+    xyz, z = torch.rand(64, 3) * 2 - 1, torch.randn(8)
+    with torch.no_grad():
+        assert torch.allclose(loaded.sdf(z, xyz), decoder.sdf(z, xyz), atol=1e-6)
+
+
+def test_rejects_bad_shapes_and_configs():
+    with pytest.raises(ValueError, match="multiple"):
+        DITDecoder(warp_steps=6, curriculum_levels=4)
+    decoder = tiny_decoder()
+    with pytest.raises(ValueError, match="latent has size"):
+        decoder.sdf(torch.zeros(5), torch.zeros(10, 3))
+    with pytest.raises(ValueError, match="does not fit"):
+        decoder.sdf(torch.zeros(1, 1, 1, 8), torch.zeros(10, 3))
+
+
+def test_loss_terms():
+    pred, target = torch.tensor([0.0, 0.05, -0.2]), torch.tensor([0.01, 0.0, -0.05])
+    assert torch.allclose(soft_l1(pred, target), torch.tensor([0.01, 0.05, 0.15]))
+    assert torch.allclose(soft_l1(pred, target, eps=0.02), torch.tensor([0.0, 0.03, 0.13]))
+    # Sign errors weigh 1 + lambda when target and residual agree in sign.
+    assert torch.allclose(soft_l1(torch.tensor([0.0]), torch.tensor([0.1]), lamb=0.5), torch.tensor([0.15]))
+    cfg = DITLossConfig()
+    # One level uses the schedule's last (strictest) entry; predictions are clamped first.
+    one = curriculum_sdf_loss([torch.tensor([0.5, -0.03])], torch.tensor([0.3, 0.0]), cfg)
+    assert torch.allclose(one, torch.tensor(0.015))
+    xyz = torch.rand(2, 40, 3)
+    moved = xyz + torch.tensor([0.1, 0.0, 0.0])  # a rigid shift: no point-pair penalty
+    assert pointpair_loss(xyz, moved).item() == 0.0
+    assert pointpair_loss(xyz, xyz * 3.0).item() > 0.0  # stretching by 3 exceeds the bound of 0.5
+    assert pointwise_loss([moved], xyz, 0.25).item() == pytest.approx(0.5 * 0.01)
+    w1, w_end = cfg.weights(1), cfg.weights(200)
+    assert w1["pointwise"] > w_end["pointwise"] == cfg.pointwise_weight
+    assert w1["code_reg"] < w_end["code_reg"] == cfg.code_reg_weight
+
+
+def analytic_samples(kind: str, size: float, count: int = 4000, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(-1, 1, (count, 3)).astype(np.float32)
+    near = rng.normal(0, 1, (count, 3))
+    near = near / np.linalg.norm(near, axis=1, keepdims=True) * size + rng.normal(0, 0.03, (count, 1))
+    pts = np.concatenate([pts, near.astype(np.float32)])
+    if kind == "sphere":
+        sdf = np.linalg.norm(pts, axis=1) - size
+    elif kind == "box":
+        q = np.abs(pts) - size
+        sdf = np.linalg.norm(np.maximum(q, 0), axis=1) + np.minimum(q.max(1), 0)
+    else:  # ellipsoid, approximately
+        sdf = (np.linalg.norm(pts / np.array([1.0, 0.6, 0.8]), axis=1) - size) * 0.6
+    return np.concatenate([pts, sdf[:, None]], 1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def overfitted():
+    """A tiny DIT overfitted to two shapes (small and large sphere), with its loss history."""
+    decoder = tiny_decoder(template_dropout_prob=0.0)
+    data = torch.stack([torch.from_numpy(analytic_samples("sphere", r, 3000, i)) for i, r in enumerate((0.3, 0.6))])
+    codes = torch.nn.Parameter(torch.randn(2, 8) * 0.3)
+    opt = torch.optim.Adam([{"params": decoder.parameters(), "lr": 5e-3}, {"params": [codes], "lr": 2e-2}])
+    cfg = DITLossConfig(ramp_epochs=10)
+    gen = torch.Generator().manual_seed(0)
+    history = []
+    for step in range(150):
+        idx = torch.randint(data.shape[1], (512,), generator=gen)
+        batch = data[:, idx]
+        terms = dit_loss(decoder, codes, batch[..., :3], batch[..., 3], 1 + step / 10, cfg)
+        opt.zero_grad()
+        terms["loss"].backward()
+        opt.step()
+        history.append(float(terms["sdf"].detach()))
+    return decoder.eval(), codes.detach(), data, history
+
+
+def test_tiny_dit_overfits_two_shapes(overfitted):
+    decoder, codes, data, history = overfitted
+    start, end = np.mean(history[:3]), np.mean(history[-10:])
+    assert end < 0.3 * start, (start, end)
+    with torch.no_grad():
+        pred = decoder.sdf(codes, data[..., :3]).clamp(-0.1, 0.1)
+    err = (pred - data[..., 3].clamp(-0.1, 0.1)).abs().mean(dim=1)
+    assert (err < 0.02).all(), err
+    # The two codes describe different shapes: swapping them is much worse.
+    with torch.no_grad():
+        swapped = decoder.sdf(codes.flip(0), data[..., :3]).clamp(-0.1, 0.1)
+    assert (swapped - data[..., 3].clamp(-0.1, 0.1)).abs().mean() > 3 * err.mean()
+
+
+def test_fit_latent_recovers_a_code(overfitted):
+    decoder, codes, data, _ = overfitted
+    samples = data[1].numpy()
+    before = [p.detach().clone() for p in decoder.parameters()]
+    latent = fit_latent(decoder, samples, num_steps=150, num_samples=1024, lr=2e-2, init=codes[0])
+    assert latent.shape == (8,)
+    assert all(torch.equal(a, b) for a, b in zip(before, decoder.parameters()))  # decoder untouched
+    assert all(p.requires_grad for p in decoder.parameters())
+    xyz, target = data[1, :, :3], data[1, :, 3].clamp(-0.1, 0.1)
+    with torch.no_grad():
+        err_fit = (decoder.sdf(latent, xyz).clamp(-0.1, 0.1) - target).abs().mean()
+        err_start = (decoder.sdf(codes[0], xyz).clamp(-0.1, 0.1) - target).abs().mean()
+    assert err_fit < 0.4 * err_start
+    batch = fit_latent(decoder, [data[0].numpy(), samples], num_steps=5, num_samples=256)
+    assert batch.shape == (2, 8)
+    threaded = fit_latent(decoder, [data[0].numpy(), samples], num_steps=5, num_samples=256, workers=2)
+    assert torch.allclose(threaded, batch, atol=1e-6)  # points split over two threads: same steps
+    assert torch.get_num_threads() == 1  # restored
+
+
+def load_train_module():
+    spec = importlib.util.spec_from_file_location("train_dit", ROOT / "train" / "train_dit.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["train_dit"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def tiny_dataset(path: Path) -> None:
+    import datasets
+
+    features = datasets.Features(
+        {
+            "shape_id": datasets.Value("string"),
+            "category": datasets.Value("string"),
+            "sdf_samples": datasets.Array2D(shape=(None, 4), dtype="float32"),
+            "surface_points": datasets.Array2D(shape=(None, 3), dtype="float32"),
+        }
+    )
+
+    def split(specs, seed):
+        rows = {"shape_id": [], "category": [], "sdf_samples": [], "surface_points": []}
+        for i, (kind, size) in enumerate(specs):
+            s = analytic_samples(kind, size, 800, seed + i)
+            rows["shape_id"].append(f"{kind}-{size}")
+            rows["category"].append("toy")
+            rows["sdf_samples"].append(s)
+            rows["surface_points"].append(s[np.abs(s[:, 3]) < 0.02, :3][:100])
+        return datasets.Dataset.from_dict(rows, features=features)
+
+    datasets.DatasetDict(
+        {
+            "train": split([("sphere", 0.4), ("box", 0.3), ("ellipsoid", 0.5)], 0),
+            "validation": split([("sphere", 0.5)], 10),
+            "test": split([("box", 0.4)], 20),
+        }
+    ).save_to_disk(str(path))
+
+
+def test_training_script_writes_outputs_and_resumes_exactly(tmp_path):
+    from safetensors.torch import load_file
+
+    train_dit = load_train_module()
+    tiny_dataset(tmp_path / "data")
+    config = {
+        "model": {**TINY, "template_dropout_prob": 0.0},
+        "training": {
+            "epochs": 3,
+            "shapes_per_batch": 2,
+            "samples_per_shape": 128,
+            "lr_decay_interval": 2,
+            "checkpoint_every": 1,
+            "cpu_workers": 2,  # the threaded CPU path (threaded_step)
+            "loss": {"pointpair_max_points": 64, "ramp_epochs": 2},
+        },
+    }
+    (tmp_path / "tiny.json").write_text(json.dumps(config))
+    common = ["--dataset", str(tmp_path / "data"), "--config", str(tmp_path / "tiny.json"), "--cpu"]
+
+    full = train_dit.main([*common, "--output", str(tmp_path / "full")])
+    log = [json.loads(line) for line in (full / "train_log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2, 3]
+    assert {"sdf", "code_reg", "pointwise", "pointpair", "loss", "lr", "points_per_second"} <= set(log[0])
+    assert log[2]["lr"][0] == pytest.approx(log[0]["lr"][0] * 0.5)  # step decay at epoch 2
+    latents = load_file(str(full / "latents.safetensors"))
+    assert sorted(latents) == ["box-0.3", "ellipsoid-0.5", "sphere-0.4"]
+    assert latents["box-0.3"].shape == (8,)
+    decoder = DITDecoder.from_pretrained(full / "decoder")
+    assert decoder.config.latent_size == 8
+    assert not list(full.glob("**/*.bin")) and not list(full.glob("**/*.pt"))
+
+    # Stop after epoch 2, then resume to 3: the same result as one uninterrupted run.
+    part = tmp_path / "part"
+    train_dit.main([*common, "--output", str(part), "--epochs", "2"])
+    train_dit.main([*common, "--output", str(part), "--resume"])
+    resumed = load_file(str(part / "latents.safetensors"))
+    for key in latents:
+        assert torch.allclose(resumed[key], latents[key], atol=1e-6)
+    assert [json.loads(line)["epoch"] for line in (part / "train_log.jsonl").read_text().splitlines()] == [1, 2, 3]
+
+
+def test_threaded_step_gives_the_batch_gradient():
+    from concurrent.futures import ThreadPoolExecutor
+
+    train_dit = load_train_module()
+    decoder = tiny_decoder(template_dropout_prob=0.0)
+    scramble_warp(decoder)
+    codes = torch.nn.Embedding(5, 8, max_norm=1.0)
+    data = torch.stack([torch.from_numpy(analytic_samples("sphere", 0.2 + 0.1 * i, 64, i)) for i in range(5)])
+    index, cfg = torch.arange(5), DITLossConfig(pointpair_max_points=32)
+    terms = dit_loss(decoder, codes(index), data[..., :3], data[..., 3], 3, cfg)
+    terms["loss"].backward()
+    expected = [p.grad.clone() for p in (*decoder.parameters(), *codes.parameters())]
+    for p in (*decoder.parameters(), *codes.parameters()):
+        p.grad = None
+    with ThreadPoolExecutor(2) as pool:
+        threaded = train_dit.threaded_step(decoder, codes, index, data, 3, cfg, pool, 2)
+    got = [p.grad for p in (*decoder.parameters(), *codes.parameters())]
+    assert torch.allclose(threaded["loss"], terms["loss"].detach(), atol=1e-7)
+    for a, b in zip(got, expected):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)

@@ -1,0 +1,208 @@
+"""Autoencoder and mapper: shapes, overfitting a tiny set, safetensors round trips, and the
+training scripts end to end (encoders -> features -> autoencoder -> mapper) on a tiny dataset."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
+
+from latentmapper.models import DescriptorAutoencoder, LatentMapper
+
+TRAIN_DIR = Path(__file__).resolve().parent.parent / "train"
+sys.path.insert(0, str(TRAIN_DIR))  # the scripts import their helpers flat
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models: one thread; on a busy 2-core machine OpenMP's second thread makes tiny ops ~20x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _overfit(model: torch.nn.Module, loss_fn, steps: int = 300, lr: float = 3e-3) -> float:
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        loss = loss_fn()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        return float(loss_fn())
+
+
+def test_autoencoder_shapes_and_overfit(tmp_path):
+    torch.manual_seed(0)
+    bags = torch.rand(16, 60)
+    model = DescriptorAutoencoder(input_dim=60, hidden_dim=64, code_dim=512)
+    out = model(bags)
+    assert out.code.shape == (16, 512) and out.reconstruction.shape == (16, 60)
+    start = float(F.mse_loss(out.reconstruction, bags).detach())
+    final = _overfit(model, lambda: F.mse_loss(model(bags).reconstruction, bags))
+    assert final < 0.01 * start
+    model.save_pretrained(tmp_path / "ae")
+    loaded = DescriptorAutoencoder.from_pretrained(tmp_path / "ae")
+    torch.testing.assert_close(loaded.encode(bags), model.encode(bags))
+    with pytest.raises(ValueError):
+        model.encode(torch.rand(2, 59))
+
+
+def test_mapper_shapes_overfit_and_roundtrip(tmp_path):
+    torch.manual_seed(0)
+    code, clip = torch.randn(8, 32) * 3, F.normalize(torch.randn(8, 24), dim=-1)
+    latents = torch.randn(8, 16) * 0.05 + 0.02
+    model = LatentMapper(latent_size=16, code_dim=32, clip_dim=24, hidden_size=64, num_hidden_layers=3)
+    assert sum(isinstance(m, torch.nn.Tanh) for m in model.modules()) == 3
+    model.set_normalization(torch.cat([code, clip], 1), latents)
+    assert model(code, clip).shape == (8, 16)
+    final = _overfit(model, lambda: F.l1_loss(model(code, clip), latents))
+    assert final < 0.1 * float(latents.abs().mean())
+    model.save_pretrained(tmp_path / "mapper")
+    loaded = LatentMapper.from_pretrained(tmp_path / "mapper")
+    torch.testing.assert_close(loaded.latent_std, model.latent_std)  # the normalisation buffers travel too
+    torch.testing.assert_close(loaded(code, clip), model(code, clip))
+    with pytest.raises(ValueError):
+        model(code[:, :31], clip)
+
+
+def test_checkpoint_round_trip_without_pickles(tmp_path):
+    from stage_utils import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    model = LatentMapper(latent_size=4, code_dim=3, clip_dim=2, hidden_size=8)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.randn(5, 3), torch.randn(5, 2)).sum().backward()
+    optimizer.step()
+    save_checkpoint(tmp_path / "ckpt", model, optimizer, {"epoch": 3, "history": [{"val": 1.0}]})
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["model.safetensors", "optimizer.safetensors", "state.json"]
+    other = LatentMapper(latent_size=4, code_dim=3, clip_dim=2, hidden_size=8)
+    other_opt = torch.optim.Adam(other.parameters())
+    state = load_checkpoint(tmp_path / "ckpt", other, other_opt)
+    assert state == {"epoch": 3, "history": [{"val": 1.0}]}
+    for a, b in zip(model.parameters(), other.parameters()):
+        torch.testing.assert_close(a, b)
+        torch.testing.assert_close(optimizer.state[a]["exp_avg_sq"], other_opt.state[b]["exp_avg_sq"])
+
+
+# ---- the scripts, end to end on a tiny dataset --------------------------------------------
+def _tiny_dataset(folder: Path) -> None:
+    from datasets import Dataset, DatasetDict, Features, Image as ImageFeature, List, Value
+
+    colours = ["red", "blue", "green"]
+    rows = {"shape_id": [], "category": [], "subtype": [], "caption": [], "images": [], "view_yaw": []}
+    for i in range(8):
+        views = []
+        for v in range(9):
+            image = Image.new("RGB", (32, 32), "white")
+            width = 6 + i + v % 3
+            ImageDraw.Draw(image).rectangle([16 - width, 12, 16 + width, 12 + 4 + i], fill=colours[i % 3])
+            views.append(image)
+        rows["shape_id"].append(f"car-{i:03d}")
+        rows["category"].append("car")
+        rows["subtype"].append("sedan")
+        rows["caption"].append(f"a {colours[i % 3]} sedan")
+        rows["images"].append(views)
+        rows["view_yaw"].append([30.0 * v for v in range(9)])
+    features = Features({"shape_id": Value("string"), "category": Value("string"), "subtype": Value("string"),
+                         "caption": Value("string"), "images": List(ImageFeature()), "view_yaw": List(Value("float32"))})
+    full = Dataset.from_dict(rows, features=features)
+    DatasetDict({"train": full.select(range(6)), "validation": full.select([6]), "test": full.select([7])}).save_to_disk(folder)
+
+
+def _config(tmp_path: Path, stage: str, **changes) -> str:
+    config = json.loads((TRAIN_DIR / "configs" / f"{stage}_cpu.json").read_text())
+    for key, value in changes.items():
+        target = config
+        *parents, last = key.split("__")
+        for part in parents:
+            target = target[part]
+        target[last] = value
+    path = tmp_path / f"{stage}.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def test_training_scripts_end_to_end(tmp_path):
+    import precompute_features
+    import train_autoencoder
+    import train_encoders
+    import train_mapper
+    from safetensors.torch import save_file
+    from stage_utils import load_feature_split
+
+    data = tmp_path / "data"
+    _tiny_dataset(data)
+    tiny_vit = dict(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                    intermediate_size=64)
+    enc_cfg = _config(
+        tmp_path, "encoders", clip__vision_config=tiny_vit, clip__projection_dim=24,
+        clip__text_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                               max_position_embeddings=16),
+        clip__train__epochs=1, clip__train__batch_size=18, vit__train__epochs=1, vit__train__batch_size=18,
+        vit__model=dict(tiny_vit, decoder_hidden_size=16, decoder_num_hidden_layers=1, decoder_num_attention_heads=2,
+                        decoder_intermediate_size=32, mask_ratio=0.75),
+    )
+    enc = tmp_path / "encoders"
+    assert train_encoders.main(["--dataset", str(data), "--config", enc_cfg, "--output", str(enc)]) == 0
+    assert {"config.json", "tokenizer.json", "preprocessor_config.json"} <= {p.name for p in (enc / "clip").iterdir()}
+    assert json.loads((enc / "vit" / "config.json").read_text())["model_type"] == "vit"
+
+    feats = tmp_path / "features"
+    feat_cfg = _config(tmp_path, "features", num_words=5, grid_size=2, codebook_images=20, batch_images=20, chunk_shapes=4)
+    assert precompute_features.main(["--dataset", str(data), "--encoders", str(enc), "--config", feat_cfg,
+                                     "--output", str(feats)]) == 0
+    train = load_feature_split(feats, "train")
+    assert train.clip.shape == (6, 9, 24) and train.bag.shape == (6, 9, 2 * 5 * (1 + 2 * 2))
+    assert train.shape_ids == [f"car-{i:03d}" for i in range(6)]
+
+    ae = tmp_path / "ae"
+    ae_cfg = _config(tmp_path, "autoencoder", epochs=3, hidden_dim=32, code_dim=16)
+    assert train_autoencoder.main(["--features", str(feats), "--config", ae_cfg, "--output", str(ae)]) == 0
+    # resuming a finished run is a no-op that rewrites the same model
+    assert train_autoencoder.main(["--features", str(feats), "--config", ae_cfg, "--output", str(ae), "--resume"]) == 0
+    with pytest.raises(SystemExit):
+        train_autoencoder.main(["--features", str(feats), "--config", ae_cfg, "--output", str(ae)])
+
+    run = tmp_path / "dit"
+    run.mkdir()
+    gen = torch.Generator().manual_seed(0)
+    save_file({f"car-{i:03d}": torch.randn(8, generator=gen) for i in range(7)}, str(run / "latents.safetensors"))
+    map_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=30, patience=2)
+    out = tmp_path / "mapper"
+    assert train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run),
+                              "--config", map_cfg, "--output", str(out)]) == 0
+    log = json.loads((out / "mapper_log.json").read_text())
+    assert log["validation"] == "validation split" and log["epochs"] <= 30
+    assert log["stopped_early"] or log["epochs"] == 30
+    mapper = LatentMapper.from_pretrained(out / "mapper")
+    assert mapper.config.latent_size == 8 and mapper.config.code_dim == 16 and mapper.config.clip_dim == 24
+
+
+def test_evaluation_nearest_neighbour_and_summary():
+    from evaluate_mapper import markdown_table, nearest_training_shapes, summarize
+
+    train = F.normalize(torch.randn(4, 3, 8), dim=-1)
+    test = train[[2, 0]] + 0.01 * torch.randn(2, 3, 8)  # test shape 0 looks like training shape 2, 1 like 0
+    assert nearest_training_shapes(test, train).tolist() == [[2, 2, 2], [0, 0, 0]]
+
+    per_shape = [
+        {"oracle": 1.0, "mapper": [1.2, 1.4, None], "nearest_neighbour": [2.0, 2.0, 2.0],
+         "latent_l1": {"mapper": 0.1, "nearest_neighbour": 0.2}},
+        {"oracle": 2.0, "mapper": [2.0, 2.0, 2.6], "nearest_neighbour": [3.0, 4.0, 3.0],
+         "latent_l1": {"mapper": 0.1, "nearest_neighbour": 0.3}},
+    ]
+    summary = summarize(per_shape, [0.0, 30.0, 60.0])
+    assert summary["failures"] == {"oracle": 0, "mapper": 1, "nearest_neighbour": 0}
+    assert summary["chamfer_x1e3"]["mapper"] == pytest.approx(1.84)
+    assert summary["mapper_over_oracle"] == pytest.approx(1.84 / 1.5)
+    assert summary["targets"] == {"mapper_beats_nearest_neighbour": True, "mapper_within_1.5x_oracle": True}
+    assert summary["mapper_view_spread"]["mean_max_minus_min"] == pytest.approx((0.2 + 0.6) / 2)
+    assert summary["mapper_view_spread"]["mean_by_yaw"]["60"] == pytest.approx(2.6)
+    assert "3D-LatentMapper | 1.840" in markdown_table(summary)

@@ -1,0 +1,175 @@
+"""Fit the key codebook and cache CLIP + bag-of-descriptors features for every view of every shape.
+
+    python train/precompute_features.py --dataset data/car --encoders runs/encoders --output runs/features
+        [--clip ID_OR_PATH] [--vit ID_OR_PATH] [--preset cpu|gpu] [--resume | --overwrite]
+
+``--encoders DIR`` means ``DIR/clip`` and ``DIR/vit`` (what ``train_encoders.py`` writes); ``--clip`` /
+``--vit`` name any other checkpoint (e.g. ``openai/clip-vit-base-patch32``, ``facebook/dino-vits8``).
+
+1. Codebook (paper Sec. 3.2): the keys of all layers of N=500 random training renders, 20% of
+   them kept at random, clustered by MiniBatchKMeans into K=20 words -> ``OUTPUT/codebook/``.
+2. Features: for each split, shape and view, the CLIP embedding and the bag vector ->
+   ``OUTPUT/features_<split>.safetensors`` with tensors ``clip`` (S, V, 512) and ``bag``
+   (S, V, bag_length), and the shape ids and view yaws in its metadata.
+
+The autoencoder and mapper epochs then cost a few matrix products. Work is cached in chunks
+(``OUTPUT/.partial/``), so a rerun with ``--resume`` continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from tqdm.auto import tqdm
+
+from stage_utils import add_common_arguments, feature_file, load_config, make_accelerator, save_component, write_json
+
+from datasets import load_from_disk  # noqa: E402  (after stage_utils puts the checkout on sys.path)
+from latentmapper.atomic import atomic_path  # noqa: E402
+from latentmapper.features import ClipEmbedder, ViTKeyExtractor  # noqa: E402
+from latentmapper.models.codebook import KeyCodebook, fit_codebook, subsample_descriptors  # noqa: E402
+
+SPLITS = ("train", "validation", "test")
+COLUMNS = ["shape_id", "images", "view_yaw"]
+
+
+def encoder_sources(args: argparse.Namespace) -> tuple[str, str]:
+    if args.encoders is None and (args.clip is None or args.vit is None):
+        raise SystemExit("give --encoders DIR, or both --clip and --vit")
+    clip = args.clip or str(Path(args.encoders) / "clip")
+    vit = args.vit or str(Path(args.encoders) / "vit")
+    return clip, vit
+
+
+def fit_key_codebook(split, extractor: ViTKeyExtractor, config: dict) -> KeyCodebook:
+    """Keys of N random (shape, view) renders of the training split, subsampled, clustered."""
+    rng = np.random.default_rng(config["seed"])
+    num_views = len(split[0]["view_yaw"])
+    total = len(split) * num_views
+    picks = np.sort(rng.choice(total, size=min(config["codebook_images"], total), replace=False))
+    generator = torch.Generator().manual_seed(config["seed"])
+    pooled = []
+    shapes = sorted(set(int(p) // num_views for p in picks))
+    rows = {}
+    for start in range(0, len(shapes), 16):
+        chunk = shapes[start : start + 16]
+        for index, images in zip(chunk, split.select(chunk)["images"]):
+            rows[index] = images
+    images = [rows[int(p) // num_views][int(p) % num_views] for p in picks]
+    for start in tqdm(range(0, len(images), config["batch_images"]), desc="codebook keys"):
+        batch_images = images[start : start + config["batch_images"]]
+        keys = extractor(batch_images).keys.cpu()  # (B, L, P, D)
+        pooled.append(subsample_descriptors(keys, config["descriptor_fraction"], generator))
+    descriptors = torch.cat(pooled)
+    print(f"clustering {descriptors.shape[0]} descriptors of dimension {descriptors.shape[1]} "
+          f"from {len(images)} renders into {config['num_words']} words")
+    return fit_codebook(descriptors, num_layers=extractor.num_layers, num_words=config["num_words"],
+                        grid_size=config["grid_size"], normalize=config["normalize"],
+                        batch_size=config["kmeans_batch_size"], seed=config["seed"])
+
+
+def _chunk_path(partial: Path, split: str, start: int) -> Path:
+    return partial / f"{split}-{start:06d}.safetensors"
+
+
+@torch.no_grad()
+def featurize_split(name: str, split, clip: ClipEmbedder, extractor: ViTKeyExtractor, codebook: KeyCodebook,
+                    config: dict, partial: Path, out: Path) -> None:
+    """CLIP and bag features of every view of every shape, chunk by chunk, then one file."""
+    chunk = config["chunk_shapes"]
+    starts = list(range(0, len(split), chunk))
+    for start in tqdm(starts, desc=f"features {name}", unit="chunk"):
+        path = _chunk_path(partial, name, start)
+        if path.is_file():
+            continue
+        rows = split.select(range(start, min(start + chunk, len(split))))
+        images = [image for views in rows["images"] for image in views]
+        num_views = len(images) // len(rows)
+        clips, bags = [], []
+        for i in range(0, len(images), config["batch_images"]):
+            batch = images[i : i + config["batch_images"]]
+            clips.append(clip.embed_images(batch).cpu())
+            keys = extractor(batch)
+            bags.append(codebook.bag(keys.keys, keys.grid).cpu())
+        tensors = {"clip": torch.cat(clips).reshape(len(rows), num_views, -1).contiguous(),
+                   "bag": torch.cat(bags).reshape(len(rows), num_views, -1).contiguous()}
+        meta = {"shape_ids": json.dumps([str(s) for s in rows["shape_id"]]),
+                "view_yaw": json.dumps([float(y) for y in rows[0]["view_yaw"]])}
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata=meta)
+    clips, bags, ids, yaw = [], [], [], None
+    for start in starts:
+        with safe_open(str(_chunk_path(partial, name, start)), framework="pt") as f:
+            clips.append(f.get_tensor("clip"))
+            bags.append(f.get_tensor("bag"))
+            ids += json.loads(f.metadata()["shape_ids"])
+            yaw = f.metadata()["view_yaw"]
+    with atomic_path(out) as tmp:
+        save_file({"clip": torch.cat(clips), "bag": torch.cat(bags)}, str(tmp),
+                  metadata={"shape_ids": json.dumps(ids), "view_yaw": yaw})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", required=True, type=Path, help="a saved DatasetDict (train/validation/test)")
+    parser.add_argument("--encoders", default=None, help="folder with clip/ and vit/ (train_encoders.py output)")
+    parser.add_argument("--clip", default=None, help="CLIP checkpoint id or path (overrides --encoders)")
+    parser.add_argument("--vit", default=None, help="ViT / DINO / DINOv2 checkpoint id or path (overrides --encoders)")
+    parser.add_argument("--splits", nargs="+", default=list(SPLITS))
+    add_common_arguments(parser)
+    args = parser.parse_args(argv)
+    config = load_config("features", args.preset, args.config)
+    clip_source, vit_source = encoder_sources(args)
+    settings = {"config": config, "clip": clip_source, "vit": vit_source, "dataset": str(args.dataset)}
+
+    out: Path = args.output
+    info = out / "features.json"
+    if info.is_file():
+        if args.overwrite:
+            shutil.rmtree(out)
+        elif not args.resume:
+            raise SystemExit(f"{out} holds features: pass --resume to complete them or --overwrite to start again")
+        elif json.loads(info.read_text()) != settings:
+            raise SystemExit(f"{out} was made with other settings ({info}); use --overwrite or another --output")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(info, settings)
+
+    start_time = time.perf_counter()
+    torch.manual_seed(config["seed"])
+    device = make_accelerator(config).device
+    dataset = load_from_disk(str(args.dataset))
+    dataset = {name: dataset[name].select_columns(COLUMNS) for name in args.splits}
+    clip = ClipEmbedder.from_pretrained(clip_source, device=device)
+    extractor = ViTKeyExtractor.from_pretrained(vit_source, device=device)
+
+    codebook_dir = out / "codebook"
+    if (codebook_dir / "config.json").is_file():
+        codebook = KeyCodebook.from_pretrained(codebook_dir).to(device).eval()
+    else:
+        codebook = fit_key_codebook(dataset["train"], extractor, config).to(device)
+        save_component(codebook, codebook_dir)
+    print(f"codebook: {codebook.config.num_words} words over {codebook.config.key_dim}-d keys of "
+          f"{codebook.config.num_layers} layers; bag length {codebook.bag_length}")
+
+    partial = out / ".partial"
+    partial.mkdir(exist_ok=True)
+    for name, split in dataset.items():
+        target = feature_file(out, name)
+        if not target.is_file():
+            featurize_split(name, split, clip, extractor, codebook, config, partial, target)
+        print(f"{name}: {len(split)} shapes -> {target}")
+    shutil.rmtree(partial, ignore_errors=True)
+    print(f"done in {time.perf_counter() - start_time:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

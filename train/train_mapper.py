@@ -1,0 +1,135 @@
+"""Train the latent mapper: [frozen autoencoder code, CLIP embedding] -> DIT latent (paper Sec. 3.2).
+
+    python train/train_mapper.py --features runs/features --autoencoder runs/autoencoder --latents runs/dit
+        --preset cpu --output runs/mapper [--val-latents FILE] [--resume | --overwrite]
+
+Inputs are every view of every training shape (9 per shape, so the mapping does not depend
+on the view); the target of each is its shape's DIT code from ``RUN/latents.safetensors``
+(the auto-decoder's codes of the training shapes, as in the paper). Three tanh hidden
+layers, L1 loss, Adam with default hyper-parameters, up to 1000 epochs with early stopping
+(patience 5) on the validation split's L1; the best model is saved to ``OUTPUT/mapper/``.
+
+Validation targets: the codes of the validation shapes, taken from the latents file or from
+``--val-latents`` (e.g. codes fitted with ``latentmapper.models.fit_latent``). When neither
+has them, ``holdout_fraction`` of the training shapes (all their views) is held out for
+early stopping instead, and the log says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from stage_utils import (FeatureSplit, add_common_arguments, checkpoint_for, fit_vector_model, load_config,
+                         load_feature_split, load_latents, make_accelerator, save_component, write_json)
+
+from latentmapper.models.autoencoder import DescriptorAutoencoder  # noqa: E402
+from latentmapper.models.mapper import LatentMapper  # noqa: E402
+
+
+def load_autoencoder(path: Path) -> DescriptorAutoencoder:
+    """The frozen autoencoder from its folder (or the train_autoencoder.py output folder)."""
+    path = Path(path)
+    if not (path / "config.json").is_file() and (path / "autoencoder" / "config.json").is_file():
+        path = path / "autoencoder"
+    return DescriptorAutoencoder.from_pretrained(path).eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def encode_bags(autoencoder: DescriptorAutoencoder, bag: torch.Tensor, batch: int = 4096) -> torch.Tensor:
+    """(..., bag_length) -> (..., code_dim) with the frozen encoder."""
+    flat = bag.reshape(-1, bag.shape[-1])
+    codes = torch.cat([autoencoder.encode(flat[i : i + batch]) for i in range(0, len(flat), batch)])
+    return codes.reshape(*bag.shape[:-1], -1)
+
+
+def rows_with_latents(split: FeatureSplit, latents: dict[str, torch.Tensor], codes: torch.Tensor):
+    """Per view rows (code, clip, latent, shape index) of the shapes that have a latent."""
+    keep = [i for i, sid in enumerate(split.shape_ids) if sid in latents]
+    views = split.num_views
+    if not keep:
+        empty = codes.new_zeros(0, codes.shape[-1])
+        return empty, split.clip.new_zeros(0, split.clip.shape[-1]), empty[:, :0], keep
+    code = codes[keep].flatten(0, 1)
+    clip = split.clip[keep].flatten(0, 1)
+    target = torch.stack([latents[split.shape_ids[i]] for i in keep]).repeat_interleave(views, 0)
+    return code, clip, target, keep
+
+
+def mapping_loss(model: LatentMapper, code: torch.Tensor, clip: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.l1_loss(model(code, clip), target)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--features", required=True, type=Path, help="precompute_features.py output")
+    parser.add_argument("--autoencoder", required=True, type=Path, help="train_autoencoder.py output (or its autoencoder/)")
+    parser.add_argument("--latents", required=True, type=Path, help="DIT run folder or its latents.safetensors")
+    parser.add_argument("--val-latents", type=Path, default=None, help="latents of the validation shapes, if not in --latents")
+    add_common_arguments(parser)
+    args = parser.parse_args(argv)
+    config = load_config("mapper", args.preset, args.config)
+    accelerator = make_accelerator(config)
+
+    autoencoder = load_autoencoder(args.autoencoder)
+    latents = load_latents(args.latents)
+    if args.val_latents is not None:
+        latents = {**latents, **load_latents(args.val_latents)}
+    train_split = load_feature_split(args.features, "train")
+    val_split = load_feature_split(args.features, "validation")
+    train_code, train_clip, train_target, train_keep = rows_with_latents(
+        train_split, latents, encode_bags(autoencoder, train_split.bag))
+    if not train_keep:
+        raise SystemExit(f"none of the {len(train_split.shape_ids)} training shapes has a latent in {args.latents}")
+    if len(train_keep) < len(train_split.shape_ids):
+        accelerator.print(f"warning: {len(train_split.shape_ids) - len(train_keep)} training shapes have no latent; skipped")
+    val_code, val_clip, val_target, val_keep = rows_with_latents(val_split, latents, encode_bags(autoencoder, val_split.bag))
+    validation = "validation split"
+    if not val_keep:
+        views = train_split.num_views
+        order = torch.randperm(len(train_keep), generator=torch.Generator().manual_seed(config["seed"]))
+        held = order[: max(1, round(len(train_keep) * config["holdout_fraction"]))]
+        rows = (held[:, None] * views + torch.arange(views)).flatten()
+        mask = torch.ones(len(train_code), dtype=torch.bool)
+        mask[rows] = False
+        val_code, val_clip, val_target = train_code[~mask], train_clip[~mask], train_target[~mask]
+        train_code, train_clip, train_target = train_code[mask], train_clip[mask], train_target[mask]
+        validation = f"{len(held)} held-out training shapes (no validation latents given)"
+        accelerator.print(f"warning: no latents for the validation shapes; early stopping on {validation}")
+    accelerator.print(f"mapper: {len(train_code)} training rows ({train_split.num_views} views per shape), "
+                      f"early stopping on {len(val_code)} rows of the {validation}")
+
+    torch.manual_seed(config["seed"])
+    model = LatentMapper(latent_size=train_target.shape[1], code_dim=train_code.shape[1], clip_dim=train_clip.shape[1],
+                         hidden_size=config["hidden_size"], num_hidden_layers=config["num_hidden_layers"],
+                         dropout=config.get("dropout", 0.0))
+    model.set_normalization(torch.cat([train_code, train_clip], 1), train_target)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    model, optimizer = accelerator.prepare(model, optimizer)
+    resume_from = checkpoint_for(args.output, "checkpoint-mapper", resume=args.resume, overwrite=args.overwrite)
+    best_dir = args.output / "mapper"
+    state = fit_vector_model(
+        name="mapper", accelerator=accelerator, model=model, optimizer=optimizer, loss_fn=mapping_loss,
+        train_tensors=[train_code, train_clip, train_target], val_tensors=[val_code, val_clip, val_target],
+        epochs=config["max_epochs"], batch_size=config["batch_size"], seed=config["seed"],
+        checkpoint_dir=args.output / "checkpoint-mapper", resume_from=resume_from, patience=config["patience"],
+        on_improvement=lambda m: save_component(m, best_dir),
+    )
+    if accelerator.is_main_process:
+        mean_l1 = float(F.l1_loss(train_target.mean(0).expand_as(val_target), val_target))
+        nearest = (F.normalize(val_clip, dim=-1) @ F.normalize(train_clip, dim=-1).T).argmax(1)
+        nn_l1 = float(F.l1_loss(train_target[nearest], val_target))
+        summary = {"epochs": state["epoch"], "stopped_early": state["stopped_early"], "best_epoch": state["best_epoch"],
+                   "val_l1": state["best_val"], "val_l1_mean_latent": mean_l1, "val_l1_clip_nearest_neighbour": nn_l1,
+                   "validation": validation, "config": config, "history": state["history"]}
+        write_json(args.output / "mapper_log.json", summary)
+        accelerator.print(f"mapper: best validation L1 {state['best_val']:.4g} at epoch {state['best_epoch']} "
+                          f"(mean latent {mean_l1:.4g}, CLIP nearest neighbour {nn_l1:.4g}) -> {best_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
