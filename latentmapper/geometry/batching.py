@@ -15,6 +15,7 @@ not, so workers are opt-in.
 from __future__ import annotations
 
 import contextlib
+import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
 
@@ -53,11 +54,13 @@ def query_sdf(
     autocast: bool = True,
     workers: int = 1,
     chunk_size: int = 8192,
+    min_chunk: int = 512,
 ) -> torch.Tensor:
     """``sdf_fn`` at ``points`` (B, 3) as float32 (B,), without autograd.
 
-    At most ``batch_size`` points go to one call. On a CPU with ``workers`` > 1, chunks of
-    ``chunk_size`` points run on that many threads (call inside ``cpu_workers``).
+    At most ``batch_size`` points go to one call. On a CPU with ``workers`` > 1, chunks of at
+    most ``chunk_size`` (at least ``min_chunk``) points run on that many threads (call
+    inside ``cpu_workers``).
     """
     count = points.shape[0]
     out = torch.empty(count, dtype=torch.float32, device=points.device)
@@ -67,8 +70,11 @@ def query_sdf(
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
             out[span[0] : span[1]] = sdf_fn(points[span[0] : span[1]]).reshape(-1).float()
 
-    parallel = points.device.type == "cpu" and workers > 1 and count > chunk_size
-    step = min(chunk_size, batch_size) if parallel else batch_size
+    parallel = points.device.type == "cpu" and workers > 1 and count >= 2 * min_chunk
+    if parallel:  # balanced chunks, so that small batches use every worker too
+        step = max(min_chunk, min(chunk_size, batch_size, math.ceil(count / workers)))
+    else:
+        step = batch_size
     spans = [(s, min(s + step, count)) for s in range(0, count, step)]
     if not parallel:
         for span in spans:
