@@ -25,15 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(latent_size=8, warp_hidden_size=16, warp_steps=4, curriculum_levels=4, template_dims=[32, 32, 32])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors on a shared 2-core machine: one thread avoids OpenMP contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_decoder(seed: int = 0, **overrides) -> DITDecoder:
     torch.manual_seed(seed)
     return DITDecoder(**{**TINY, **overrides})

@@ -21,15 +21,6 @@ TINY = dict(hidden_size=HIDDEN, num_hidden_layers=LAYERS, num_attention_heads=2,
             image_size=IMAGE, patch_size=PATCH)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread; on a busy 2-core machine OpenMP's second thread makes tiny ops ~20x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _images(n: int, seed: int = 0) -> list[Image.Image]:
     rng = np.random.default_rng(seed)
     return [Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)) for _ in range(n)]

@@ -26,15 +26,6 @@ from latentmapper.geometry.grid import _two_balls_cover, bcc_covering_radius
 from latentmapper.models import DITDecoder
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors on a shared 2-core machine: one thread avoids OpenMP contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def sphere(radius=0.5, centre=(0.0, 0.0, 0.0)):
     c = torch.tensor(centre)
     return lambda p: (p - c).norm(dim=-1) - radius

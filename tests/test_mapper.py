@@ -18,15 +18,6 @@ TRAIN_DIR = Path(__file__).resolve().parent.parent / "train"
 sys.path.insert(0, str(TRAIN_DIR))  # the scripts import their helpers flat
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread; on a busy 2-core machine OpenMP's second thread makes tiny ops ~20x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _overfit(model: torch.nn.Module, loss_fn, steps: int = 300, lr: float = 3e-3) -> float:
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(steps):
