@@ -36,7 +36,7 @@ def latent_to_grid(
     bounds: Bounds | float = 1.0,
     coarse_to_fine: bool = True,
     margin: float = 1.0,
-    chunk_size: int = 4096,
+    chunk_size: int = 1024,
     batch_size: int = 262144,
     autocast: bool = True,
     workers: int | None = None,

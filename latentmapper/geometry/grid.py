@@ -163,6 +163,11 @@ def _linear(idx: torch.Tensor, n: int) -> torch.Tensor:
     return (idx[..., 0] * n + idx[..., 1]) * n + idx[..., 2]
 
 
+def _corner_offsets(n: int, device: torch.device) -> torch.Tensor:
+    """Flat-index offsets of a cell's 8 corners from its lowest one, on an ``n^3`` lattice."""
+    return _linear(torch.as_tensor(_CORNERS, device=device), n)
+
+
 def _unravel(flat: torch.Tensor, n: int) -> torch.Tensor:
     return torch.stack([flat // (n * n), (flat // n) % n, flat % n], dim=1)
 
@@ -311,7 +316,8 @@ def _evaluate(
     while stride > 1:
         side = h_np * stride
         diag = float(np.linalg.norm(side))
-        corner_vals = values.view(-1)[_linear(cand[:, None, :] + corners, n)]  # (k, 8)
+        cand_lin = _linear(cand, n)
+        corner_vals = values.view(-1)[cand_lin[:, None] + _corner_offsets(n, device)]  # (k, 8)
         radius = clip(corner_vals).abs() / margin  # balls free of zeros
         positive = (corner_vals > 0).all(1)
         same = positive | (corner_vals < 0).all(1)
@@ -335,11 +341,12 @@ def _evaluate(
         n_next = 2 * n - 1
         values, state = _expand(values), _expand_state(state)
         flat, flat_state = values.view(-1), state.view(-1)
-        flat[_linear(centre_idx, n_next)] = centre_vals
-        flat_state[_linear(centre_idx, n_next)] = QUERIED
+        centre_lin = _linear(centre_idx, n_next)
+        flat[centre_lin] = centre_vals
+        flat_state[centre_lin] = QUERIED
         cand = (2 * cand[open_][:, None, :] + corners)[open_child]
         needs = torch.zeros(n_next**3, dtype=torch.bool, device=device)
-        needs[_linear(cand[:, None, :] + corners, n_next).reshape(-1)] = True
+        needs[(_linear(cand, n_next)[:, None] + _corner_offsets(n_next, device)).reshape(-1)] = True
         corner_set = needs.nonzero().squeeze(1)
         n = n_next
         # New points are edge midpoints (one odd index) or face centres (two): edges first, so

@@ -337,7 +337,7 @@ class DITDecoder(ModelMixin, ConfigMixin):
         """The shared template's SDF, without any warp."""
         return self.template(xyz)
 
-    def sdf_fn(self, latent: torch.Tensor, chunk_size: int = 4096) -> SDFFunction:
+    def sdf_fn(self, latent: torch.Tensor, chunk_size: int = 1024) -> SDFFunction:
         """A closure ``points (B, 3) -> SDF (B,)`` for one latent, for grids and sphere tracing.
 
         The latent's gates are computed once here, on the decoder's device; points are
