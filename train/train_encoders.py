@@ -1,6 +1,6 @@
 """Train the offline default encoders on the procedural renders: a small CLIP and a small ViT.
 
-    python train/train_encoders.py --dataset data/car --preset cpu --output runs/encoders [--resume | --overwrite]
+    python train/train_encoders.py --dataset data/car data/airplane --preset cpu --output runs/encoders [--resume | --overwrite]
         [--only clip|vit]
 
 No CLIP or DINO weights can be downloaded here, so the defaults are trained from scratch and
@@ -39,7 +39,7 @@ from image_training import build_caption_tokenizer, cache_images, learning_rate,
 from stage_utils import (add_common_arguments, checkpoint_for, epoch_batches, load_checkpoint, load_config,
                          make_accelerator, save_checkpoint, save_component, write_json)
 
-from datasets import load_from_disk  # noqa: E402
+from datasets import concatenate_datasets, load_from_disk  # noqa: E402
 from transformers import CLIPConfig, CLIPModel, ViTConfig, ViTMAEConfig, ViTMAEForPreTraining, ViTModel  # noqa: E402
 
 from latentmapper.data.templates import PROMPT_TEMPLATES, strip_article  # noqa: E402
@@ -275,17 +275,27 @@ def train_vit(dataset, config: dict, accelerator, output: Path, resume: bool, ov
     return history
 
 
+def pooled_splits(paths: list[Path], columns: list[str]) -> dict:
+    """The train and validation splits of every dataset, concatenated in the order given."""
+    loaded = [load_from_disk(str(path)) for path in paths]
+    return {
+        name: concatenate_datasets([d[name].select_columns(columns) for d in loaded])
+        for name in ("train", "validation")
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", required=True, type=Path, help="a saved DatasetDict (train/validation/test)")
+    parser.add_argument("--dataset", required=True, type=Path, nargs="+",
+                        help="one or more saved DatasetDicts (train/validation/test); several are pooled, so one "
+                             "pair of encoders serves every category, as a real CLIP / DINO does")
     parser.add_argument("--only", choices=("clip", "vit"), default=None, help="train one of the two")
     add_common_arguments(parser)
     args = parser.parse_args(argv)
     config = load_config("encoders", args.preset, args.config)
     accelerator = make_accelerator(config)
     columns = ["shape_id", "caption", "images"]
-    dataset = load_from_disk(str(args.dataset))
-    dataset = {name: dataset[name].select_columns(columns) for name in ("train", "validation")}
+    dataset = pooled_splits(args.dataset, columns)
     args.output.mkdir(parents=True, exist_ok=True)
     log_path = args.output / "encoders_log.json"
     started = time.perf_counter()

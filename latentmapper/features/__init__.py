@@ -5,11 +5,12 @@ DINOv2 checkpoint works; the offline defaults are trained by ``train/train_encod
 """
 
 from .bag_of_descriptors import bag_length, bag_of_descriptors
-from .clip import ClipEmbedder
+from .clip import ClipEmbedder, load_clip_vision
 from .images import as_rgb_list
+from .mapper_inputs import mapper_features
 from .vit_keys import KeyCapture, ViTKeyExtractor, ViTKeys, capture_keys, find_key_projections, load_vit
 
 __all__ = [
     "ClipEmbedder", "KeyCapture", "ViTKeyExtractor", "ViTKeys", "as_rgb_list", "bag_length",
-    "bag_of_descriptors", "capture_keys", "find_key_projections", "load_vit",
+    "bag_of_descriptors", "capture_keys", "find_key_projections", "load_clip_vision", "load_vit", "mapper_features",
 ]

@@ -43,6 +43,21 @@ def tower_config(name_or_path: str, tower: str):
     return sub
 
 
+def load_clip_vision(name_or_path: str, dtype: torch.dtype | None = None) -> CLIPVisionModelWithProjection:
+    """The vision tower and projection of a full CLIP checkpoint or of a stand-alone vision one.
+
+    Refuses a checkpoint that lacks any of the tower's weights (they would be random).
+    """
+    kwargs = {"dtype": dtype} if dtype is not None else {}
+    config = tower_config(name_or_path, "vision")
+    vision, info = CLIPVisionModelWithProjection.from_pretrained(
+        name_or_path, config=config, output_loading_info=True, **kwargs)
+    if info.get("missing_keys"):
+        raise ValueError(f"{name_or_path} lacks {len(info['missing_keys'])} weights of the CLIP vision tower "
+                         f"(e.g. {sorted(info['missing_keys'])[:3]})")
+    return vision
+
+
 class ClipEmbedder:
     """CLIP image (and text) towers with their processor/tokenizer, inference only."""
 
@@ -72,14 +87,7 @@ class ClipEmbedder:
     ) -> "ClipEmbedder":
         """Load the vision tower and image processor (and, with ``load_text``, the text side)."""
         device = torch.device(device) if device is not None else default_device()
-        kwargs = {"dtype": dtype} if dtype is not None else {}
-        config = tower_config(name_or_path, "vision")
-        vision, info = CLIPVisionModelWithProjection.from_pretrained(
-            name_or_path, config=config, output_loading_info=True, **kwargs)
-        if info.get("missing_keys"):
-            raise ValueError(f"{name_or_path} lacks {len(info['missing_keys'])} weights of the CLIP vision tower "
-                             f"(e.g. {sorted(info['missing_keys'])[:3]})")
-        vision = vision.to(device)
+        vision = load_clip_vision(name_or_path, dtype=dtype).to(device)
         processor = AutoImageProcessor.from_pretrained(name_or_path)
         embedder = cls(vision, processor, name_or_path=str(name_or_path))
         if load_text:
@@ -149,4 +157,4 @@ class ClipEmbedder:
         return F.normalize(mean, dim=-1)
 
 
-__all__ = ["ClipEmbedder", "default_device", "tower_config"]
+__all__ = ["ClipEmbedder", "default_device", "load_clip_vision", "tower_config"]

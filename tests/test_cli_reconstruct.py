@@ -1,0 +1,65 @@
+"""``latentmapper reconstruct``: one mesh per image, bad images reported while the rest still run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from latentmapper.cli import main
+from latentmapper.cli_reconstruct import output_paths
+
+
+def _photos(folder: Path, count: int) -> list[Path]:
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(count):
+        path = folder / f"photo{i}.png"
+        Image.fromarray(rng.integers(0, 256, (36, 40, 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("file_type", ["glb", "obj", "ply"])
+def test_writes_one_mesh_per_image(tiny_pipeline_dir, tmp_path, file_type):
+    images = _photos(tmp_path, 2)
+    out = tmp_path / "meshes"
+    code = main(["reconstruct", *map(str, images), "--model", str(tiny_pipeline_dir), "--out", str(out),
+                 "--resolution", "24", "--format", file_type])
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == [f"photo0.{file_type}", f"photo1.{file_type}"]
+    mesh = trimesh.load(out / f"photo0.{file_type}", force="mesh")
+    assert len(mesh.faces) > 0
+
+
+def test_a_bad_image_is_reported_and_the_rest_still_run(tiny_pipeline_dir, tmp_path, capsys):
+    good = _photos(tmp_path, 2)
+    broken = tmp_path / "broken.png"
+    broken.write_text("not an image")
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (8, 8)).save(tiny)
+    out = tmp_path / "meshes"
+    args = [str(good[0]), str(broken), str(tmp_path / "missing.jpg"), str(tiny), str(good[1])]
+    code = main(["reconstruct", *args, "--model", str(tiny_pipeline_dir), "--out", str(out), "--resolution", "24"])
+    assert code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["photo0.glb", "photo1.glb"]
+    captured = capsys.readouterr()
+    assert "broken.png" in captured.err and "not an image file" in captured.err
+    assert "missing.jpg" in captured.err and "not found" in captured.err
+    assert "8x8 pixels" in captured.err
+    assert "wrote 2 meshes" in captured.out and "3 image(s) failed" in captured.out
+
+
+def test_an_unloadable_model_exits_2(tmp_path, capsys):
+    image = _photos(tmp_path, 1)[0]
+    assert main(["reconstruct", str(image), "--model", str(tmp_path / "nothing"), "--out", str(tmp_path)]) == 2
+    assert "cannot load the pipeline" in capsys.readouterr().err
+
+
+def test_output_names_follow_the_images_and_stay_unique(tmp_path):
+    images = [Path("a/car.png"), Path("b/car.jpg"), Path("plane.webp"), Path("c/car.png")]
+    names = [p.name for p in output_paths(images, tmp_path, "obj")]
+    assert names == ["car.obj", "car-1.obj", "plane.obj", "car-2.obj"]

@@ -1,0 +1,286 @@
+"""LatentMapperPipeline: save/load round trip, the offline Hub-cache path, outputs, bad inputs and files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
+from PIL import Image
+
+from conftest import build_tiny_pipeline
+from latentmapper.geometry import EmptySurfaceError
+from latentmapper.image_io import InvalidImageError
+from latentmapper.pipeline import LatentMapperPipeline, LatentMapperPipelineOutput
+from latentmapper.pipeline_files import HUB_ALLOW_PATTERNS, HUB_IGNORE_PATTERNS, PipelineLoadError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
+
+
+def _image(seed: int = 0, size=(40, 48)) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (*size, 3), dtype=np.uint8)
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+# ---- save / load ---------------------------------------------------------------------------
+def test_round_trip_gives_identical_latents(tmp_path):
+    pipe = build_tiny_pipeline()
+    images = [_image(0), _image(1)]
+    before = pipe(images, output_type="latent").latents
+    pipe.save_pretrained(tmp_path / "saved")
+    loaded = LatentMapperPipeline.from_pretrained(tmp_path / "saved")
+    assert torch.equal(loaded(images, output_type="latent").latents, before)
+    loaded.save_pretrained(tmp_path / "again")  # and once more through a loaded pipeline
+    again = LatentMapperPipeline.from_pretrained(tmp_path / "again")
+    assert torch.equal(again(images, output_type="latent").latents, before)
+    assert loaded.config.category == "car" and again.name_or_path == str(tmp_path / "again")
+
+
+def test_saved_folder_layout_and_model_card(tiny_pipeline_dir):
+    files = _files(tiny_pipeline_dir)
+    index = json.loads((tiny_pipeline_dir / "model_index.json").read_text())
+    assert index["translator"] == [None, None]
+    assert index["clip"] == ["transformers", "CLIPVisionModelWithProjection"]
+    assert index["codebook"] == ["latentmapper.models.codebook", "KeyCodebook"]
+    weights = [f for f in files if not f.endswith((".json", ".md"))]
+    assert weights and all(f.endswith(".safetensors") for f in weights)
+    card = (tiny_pipeline_dir / "README.md").read_text()
+    assert "pipeline_tag: image-to-3d" in card and "bash train/run_all.sh car" in card
+    for name in ("clip", "vit", "codebook", "autoencoder", "mapper", "dit", "translator"):
+        assert f"| `{name}` |" in card
+    assert "## Evaluation" in card and "## Limitations" in card
+
+
+def test_download_patterns_keep_every_component_file(tiny_pipeline_dir):
+    from huggingface_hub.utils import filter_repo_objects
+
+    files = _files(tiny_pipeline_dir)
+    kept = list(filter_repo_objects(files, allow_patterns=HUB_ALLOW_PATTERNS, ignore_patterns=HUB_IGNORE_PATTERNS))
+    assert kept == files
+    unsafe = ["unet/diffusion_pytorch_model.bin", "mapper/model.pt", "mapper/latentmapper.models.mapper.py"]
+    assert list(filter_repo_objects(unsafe, allow_patterns=HUB_ALLOW_PATTERNS, ignore_patterns=HUB_IGNORE_PATTERNS)) == []
+
+
+@pytest.mark.parametrize("tree_listing", [True, False], ids=["as-downloaded", "copied-in"])
+def test_loads_by_repo_id_offline_from_the_hub_cache(tiny_pipeline_dir, tiny_pipeline, tree_listing):
+    """A snapshot in HF_HOME/hub/models--org--name/snapshots/<hash>/ with refs/main, as a download leaves it
+    (with the cached tree listing) or copied in by hand (without), loads by repo id with HF_HUB_OFFLINE=1."""
+    from huggingface_hub import constants
+
+    assert constants.HF_HUB_OFFLINE  # tests/conftest.py
+    repo_id = f"test-org/tiny-latentmapper-{'tree' if tree_listing else 'plain'}"
+    storage = Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+    commit = ("1" if tree_listing else "2") * 40
+    shutil.copytree(tiny_pipeline_dir, storage / "snapshots" / commit)
+    (storage / "refs").mkdir()
+    (storage / "refs" / "main").write_text(commit)
+    if tree_listing:
+        from huggingface_hub._tree_cache import TreeCacheEntry, write_tree_cache
+
+        write_tree_cache(str(storage), commit, {f: TreeCacheEntry(size=(tiny_pipeline_dir / f).stat().st_size,
+                                                                  blob_id="0" * 40)
+                                                for f in _files(tiny_pipeline_dir)})
+    pipe = LatentMapperPipeline.from_pretrained(repo_id)
+    assert pipe.name_or_path == repo_id
+    image = _image(3)
+    assert torch.equal(pipe(image, output_type="latent").latents, tiny_pipeline(image, output_type="latent").latents)
+
+
+def test_unknown_repo_id_offline_says_so():
+    with pytest.raises(PipelineLoadError, match=r"nobody/nothing.*not in the Hugging Face cache.*disabled"):
+        LatentMapperPipeline.from_pretrained("nobody/nothing")
+    with pytest.raises(PipelineLoadError, match="neither an existing folder nor"):
+        LatentMapperPipeline.from_pretrained("./no/such/folder")
+
+
+def test_fp16_weights_load_as_float32(tmp_path):
+    from assemble_pipeline import halve_parameters
+
+    pipe = build_tiny_pipeline()
+    image = _image(4)
+    reference = pipe(image, output_type="latent").latents
+    halve_parameters(pipe)
+    pipe.save_pretrained(tmp_path / "half")
+    loaded = LatentMapperPipeline.from_pretrained(tmp_path / "half")
+    for name in ("clip", "vit", "autoencoder", "mapper", "dit", "codebook"):
+        assert all(t.dtype == torch.float32 for t in getattr(loaded, name).state_dict().values()), name
+    latents = loaded(image, output_type="latent").latents
+    assert torch.allclose(latents, reference, atol=1e-2 * reference.abs().max().item())
+
+
+def test_push_to_hub_uploads_the_model_card(monkeypatch, tmp_path):
+    import huggingface_hub
+
+    uploaded = {}
+
+    class Repo:
+        repo_id = "me/tiny"
+
+    def upload_folder(repo_id, folder_path, **kwargs):
+        uploaded["repo"] = repo_id
+        uploaded["files"] = _files(Path(folder_path))
+        uploaded["card"] = (Path(folder_path) / "README.md").read_text()
+
+    monkeypatch.setattr(huggingface_hub, "create_repo", lambda repo_id, **kwargs: Repo())
+    monkeypatch.setattr(huggingface_hub, "upload_folder", upload_folder)
+    pipe = build_tiny_pipeline()
+    pipe.push_to_hub("me/tiny", model_card={"evaluation": "| m | 1.0 |"})
+    assert uploaded["repo"] == "me/tiny" and "model_index.json" in uploaded["files"]
+    assert 'from_pretrained("me/tiny")' in uploaded["card"] and "| m | 1.0 |" in uploaded["card"]
+    uploaded.clear()
+    pipe.save_pretrained(tmp_path / "tiny", push_to_hub=True, repo_id="me/tiny")
+    assert uploaded["repo"] == "me/tiny" and 'from_pretrained("me/tiny")' in uploaded["card"]
+
+
+# ---- outputs ---------------------------------------------------------------------------------
+def test_output_types(tiny_pipeline, tmp_path):
+    Image.fromarray(_image(5)).save(tmp_path / "photo.png")
+    inputs = [_image(5), Image.fromarray(_image(5)), tmp_path / "photo.png"]
+    out = tiny_pipeline(inputs, resolution=32)
+    assert isinstance(out, LatentMapperPipelineOutput) and out.latents.shape == (3, 8) and out.images is None
+    assert all(isinstance(m, trimesh.Trimesh) and m.is_watertight for m in out.meshes)
+    assert torch.allclose(out.latents[0], out.latents[2])  # same pixels, three input forms
+    glb = tiny_pipeline(inputs[0], resolution=32, output_type="glb").meshes[0]
+    assert isinstance(glb, bytes) and glb[:4] == b"glTF"
+    latent = tiny_pipeline(inputs[0], output_type="latent")
+    assert latent.meshes is None and latent.images is None
+    preview = tiny_pipeline(inputs[0], output_type="preview", preview_size=24, generator=torch.Generator())
+    assert preview.meshes is None and preview.images[0].size == (24, 24)
+    assert (np.asarray(preview.images[0]) < 250).any()  # the shape is in view
+    latents, meshes, images = tiny_pipeline(inputs[0], output_type="latent", return_dict=False)
+    assert latents.shape == (1, 8) and meshes is None
+
+
+def test_helpers(tiny_pipeline):
+    a, b = tiny_pipeline.encode_image([_image(6), _image(7)])
+    path = tiny_pipeline.interpolate(a, b, [0.0, 0.5, 1.0])
+    assert path.shape == (3, 8) and torch.allclose(path[0], a) and torch.allclose(path[2], b)
+    assert torch.allclose(tiny_pipeline.interpolate(a, b, 0.5), path[1])
+    with pytest.raises(ValueError, match="differ in size"):
+        tiny_pipeline.interpolate(a, b[:4], 0.5)
+    mesh = tiny_pipeline.decode_latent(path[1], resolution=24)
+    assert mesh.is_watertight and np.abs(mesh.vertices).max() < 0.7
+    assert tiny_pipeline.to("cpu").device.type == "cpu"
+
+
+def test_empty_surface_error_names_the_image():
+    pipe = build_tiny_pipeline()
+    with torch.no_grad():
+        pipe.dit.template.out.bias.fill_(5.0)  # outside everywhere
+    with pytest.raises(EmptySurfaceError, match=r"image 0: .*no surface.*may not show a car"):
+        pipe(_image(8), resolution=24)
+
+
+class _Identity(ModelMixin, ConfigMixin):
+    """A stand-in for the CycleGAN translator: a 1x1 convolution set to the identity."""
+
+    @register_to_config
+    def __init__(self, image_size: int = 32) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 1)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.eye(3)[:, :, None, None])
+            self.conv.bias.zero_()
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_real_to_synthetic_uses_the_translator(tmp_path):
+    pipe = build_tiny_pipeline()
+    image = _image(9, size=(32, 32))
+    with pytest.raises(ValueError, match="needs a translator"):
+        pipe(image, real_to_synthetic=True)
+    plain = pipe(image, output_type="latent").latents
+    pipe.translator = _Identity()
+    assert torch.allclose(pipe(image, output_type="latent", real_to_synthetic=True).latents, plain, atol=1e-5)
+    pipe.save_pretrained(tmp_path / "with-translator")
+    index = json.loads((tmp_path / "with-translator" / "model_index.json").read_text())
+    assert index["translator"][1] == "_Identity"
+    assert isinstance(LatentMapperPipeline.from_pretrained(tmp_path / "with-translator").translator, _Identity)
+
+
+# ---- bad inputs ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        ([], InvalidImageError, "empty"),
+        (np.zeros((10, 10, 3), np.uint8), InvalidImageError, "10x10 pixels"),
+        ("no/such/image.png", FileNotFoundError, "image.png"),
+        (3.5, InvalidImageError, "float"),
+    ],
+    ids=["empty-batch", "too-small", "missing-file", "not-an-image"],
+)
+def test_bad_inputs_raise_one_clear_error(tiny_pipeline, bad, error, match):
+    with pytest.raises(error, match=match):
+        tiny_pipeline(bad)
+
+
+def test_bad_arguments(tiny_pipeline):
+    with pytest.raises(ValueError, match="output_type"):
+        tiny_pipeline(_image(), output_type="mesh")
+    with pytest.raises(ValueError, match="resolution"):
+        tiny_pipeline(_image(), resolution=8)
+    with pytest.raises(ValueError, match="safetensors"):
+        LatentMapperPipeline.from_pretrained("anything", use_safetensors=False)
+
+
+# ---- missing or corrupted component files ----------------------------------------------------
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:-64])
+
+
+def _incomplete_vit(folder: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file({"embeddings.cls_token": torch.zeros(1, 1, 32)}, str(folder / "vit" / "model.safetensors"))
+
+
+DAMAGE = {
+    "no-index": (lambda d: (d / "model_index.json").unlink(), "no model_index.json"),
+    "bad-index": (lambda d: (d / "model_index.json").write_text("{oops"), r"model_index\.json is corrupted"),
+    "no-folder": (lambda d: shutil.rmtree(d / "vit"), r"'vit'.*missing"),
+    "no-weights": (lambda d: (d / "mapper" / "diffusion_pytorch_model.safetensors").unlink(), r"'mapper'.*no weights"),
+    "truncated": (lambda d: _truncate(d / "dit" / "diffusion_pytorch_model.safetensors"),
+                  r"'dit'.*diffusion_pytorch_model\.safetensors is corrupted or truncated"),
+    "garbage": (lambda d: (d / "clip" / "model.safetensors").write_bytes(b"\x00" * 100), r"'clip'.*corrupted"),
+    "bad-config": (lambda d: (d / "codebook" / "config.json").write_text("not json"), r"'codebook'.*config\.json.*JSON"),
+    "no-processor": (lambda d: (d / "clip_processor" / "preprocessor_config.json").unlink(),
+                     r"'clip_processor'.*preprocessor_config\.json"),
+    "pickle": (lambda d: (d / "autoencoder" / "diffusion_pytorch_model.safetensors").rename(
+        d / "autoencoder" / "diffusion_pytorch_model.bin"), r"'autoencoder'.*pickle.*never unpickles"),
+    "missing-tensors": (_incomplete_vit, r"'vit'.*cannot be loaded.*random weights"),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGE))
+def test_damaged_pipeline_files_get_one_clear_error(tiny_pipeline_dir, tmp_path, case):
+    damage, match = DAMAGE[case]
+    folder = tmp_path / "damaged"
+    shutil.copytree(tiny_pipeline_dir, folder)
+    damage(folder)
+    with pytest.raises(PipelineLoadError, match=match):
+        LatentMapperPipeline.from_pretrained(folder)
+
+
+def test_package_exports_the_pipeline_lazily():
+    import subprocess
+
+    code = "import sys, latentmapper; print('diffusers' in sys.modules, 'LatentMapperPipeline' in dir(latentmapper))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]
+    import latentmapper
+
+    assert latentmapper.LatentMapperPipeline is LatentMapperPipeline
+    assert LatentMapperPipeline.component_names() == sorted(
+        ["autoencoder", "clip", "clip_processor", "codebook", "dit", "mapper", "translator", "vit", "vit_processor"])

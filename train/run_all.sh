@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Reproduce the shipped pipelines (checkpoints/latentmapper-{car,airplane}) from nothing, on a CPU.
+#
+#   bash train/run_all.sh                   # both categories, CPU presets, ~1 h on a 2-core machine
+#   CATEGORIES=car bash train/run_all.sh    # one category (the shared encoders still see both datasets)
+#   PRESET=gpu bash train/run_all.sh        # paper-scale presets on a GPU
+#
+# Stages (each resumable: rerun the same command after an interruption):
+#   1. datasets: data/<category>, NUM_SHAPES procedural shapes each (python -m latentmapper.data build)
+#   2. two lanes at once, one core each:
+#        lane A: per category, DIT auto-decoder, then DIT codes fitted to validation shapes
+#        lane B: encoders (small CLIP + MAE ViT) on all categories' renders, then per category
+#                codebook + features, then the autoencoder
+#   3. per category: mapper (early stopping on the validation codes), then the pipeline is
+#      assembled in fp16 into OUT/latentmapper-<category>
+# Logs go to RUNS/logs/; the wall time of each stage is printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CATEGORIES=${CATEGORIES:-"car airplane"}
+NUM_SHAPES=${NUM_SHAPES:-600}
+PRESET=${PRESET:-cpu}
+RUNS=${RUNS:-runs/ship}
+DATA=${DATA:-data}
+OUT=${OUT:-checkpoints}
+VAL_SHAPES=${VAL_SHAPES:-32}      # validation shapes whose DIT codes are fitted for early stopping
+FIT_STEPS=${FIT_STEPS:-200}
+FIT_SAMPLES=${FIT_SAMPLES:-1024}
+PY=${PYTHON:-python}
+LOGS="$RUNS/logs"
+mkdir -p "$LOGS"
+
+stage() {  # stage NAME COMMAND...: run with its output in LOGS/NAME.log and print how long it took
+  local name=$1; shift
+  local began=$SECONDS
+  echo "[$(date +%H:%M:%S)] $name: started"
+  if ! "$@" >"$LOGS/$name.log" 2>&1; then
+    echo "[$(date +%H:%M:%S)] $name: FAILED, see $LOGS/$name.log" >&2
+    tail -n 20 "$LOGS/$name.log" >&2
+    return 1
+  fi
+  echo "[$(date +%H:%M:%S)] $name: done in $((SECONDS - began)) s"
+}
+
+datasets=()
+for c in $CATEGORIES; do datasets+=("$DATA/$c"); done
+# The encoders are shared: they learn from every category's renders, as a real CLIP / DINO would.
+encoder_data=()
+for c in car airplane; do encoder_data+=("$DATA/$c"); done
+
+began=$SECONDS
+for c in car airplane; do
+  if [ ! -f "$DATA/$c/dataset_dict.json" ]; then
+    stage "data-$c" $PY -m latentmapper.data build --category "$c" --num-shapes "$NUM_SHAPES" --out "$DATA/$c"
+  fi
+done
+
+lane_dit() {
+  for c in $CATEGORIES; do
+    stage "dit-$c" $PY train/train_dit.py --dataset "$DATA/$c" --preset "$PRESET" --output "$RUNS/$c/dit" \
+      --resume --set training.cpu_workers=1
+    stage "fit-validation-$c" $PY train/fit_split_latents.py --dit "$RUNS/$c/dit" --dataset "$DATA/$c" \
+      --split validation --limit "$VAL_SHAPES" --steps "$FIT_STEPS" --samples "$FIT_SAMPLES" \
+      --output "$RUNS/$c/validation_latents.safetensors"
+  done
+}
+
+lane_features() {
+  stage encoders $PY train/train_encoders.py --dataset "${encoder_data[@]}" --preset "$PRESET" \
+    --output "$RUNS/encoders" --resume
+  for c in $CATEGORIES; do
+    stage "features-$c" $PY train/precompute_features.py --dataset "$DATA/$c" --encoders "$RUNS/encoders" \
+      --preset "$PRESET" --output "$RUNS/$c/features" --resume
+    stage "autoencoder-$c" $PY train/train_autoencoder.py --features "$RUNS/$c/features" --preset "$PRESET" \
+      --output "$RUNS/$c/autoencoder" --resume
+  done
+}
+
+lane_dit & dit_pid=$!
+lane_features & features_pid=$!
+status=0
+wait "$dit_pid" || status=1
+wait "$features_pid" || status=1
+[ "$status" -eq 0 ] || { echo "a training lane failed; fix it and rerun: finished stages are kept" >&2; exit 1; }
+
+for c in $CATEGORIES; do
+  stage "mapper-$c" $PY train/train_mapper.py --features "$RUNS/$c/features" \
+    --autoencoder "$RUNS/$c/autoencoder" --latents "$RUNS/$c/dit/latents.safetensors" \
+    --val-latents "$RUNS/$c/validation_latents.safetensors" --preset "$PRESET" --output "$RUNS/$c/mapper" --resume
+  stage "assemble-$c" $PY train/assemble_pipeline.py --category "$c" --encoders "$RUNS/encoders" \
+    --features "$RUNS/$c/features" --autoencoder "$RUNS/$c/autoencoder" --mapper "$RUNS/$c/mapper" \
+    --dit "$RUNS/$c/dit" --fp16 --output "$OUT/latentmapper-$c"
+done
+echo "all stages done in $(( (SECONDS - began) / 60 )) min $(( (SECONDS - began) % 60 )) s"
