@@ -161,6 +161,16 @@ def test_marching_cubes_crop_keeps_the_mesh():
     assert mesh.volume > 0  # faces wound outwards
 
 
+def test_level_values_on_lattice_points_still_give_a_watertight_mesh():
+    # A sphere through lattice points: some grid values are exactly 0, which would put the
+    # vertices of several edges on one corner and weld them into non-manifold edges.
+    grid = evaluate_sdf_grid(sphere(0.5), 21, coarse_to_fine=False)  # spacing 0.1: (0.5, 0, 0) is on the lattice
+    assert (grid.values == 0).sum() > 0
+    mesh = marching_cubes(grid)
+    assert mesh.is_watertight and len(mesh.split(only_watertight=False)) == 1
+    assert np.allclose(mesh.bounds, [[-0.5] * 3, [0.5] * 3], atol=1e-3)
+
+
 def test_empty_surface_raises_a_clear_error():
     for fn, side in ((lambda p: p.norm(dim=-1) + 0.1, "outside"), (lambda p: p.norm(dim=-1) - 5.0, "inside")):
         with pytest.raises(EmptySurfaceError, match=side):

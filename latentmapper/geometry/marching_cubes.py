@@ -46,6 +46,12 @@ def marching_cubes(grid: SDFGrid, level: float = 0.0) -> trimesh.Trimesh:
         raise EmptySurfaceError(f"the SDF only touches {level} on the grid; there is no inside to mesh")
     box = _surface_box(inside)
     crop = values[box]
+    # A value on (or within rounding of) the level puts the vertices of several cell edges on one
+    # grid corner; welded together they make non-manifold edges and the mesh is not watertight.
+    # Values within a thousandth of a cell of the level move to that distance, keeping their side
+    # (the level itself counts as outside): the surface moves by less than that, the signs not at all.
+    eps = 1e-3 * float(np.min(grid.spacing))
+    crop = np.where(np.abs(crop - level) < eps, np.where(crop < level, level - eps, level + eps), crop)
     # PyMCubes treats larger values as inside; negate so that faces point outwards.
     vertices, faces = mcubes.marching_cubes(-crop, -level)
     if len(faces) == 0:
