@@ -113,7 +113,10 @@ def test_coarse_to_fine_matches_dense_on_a_tiny_decoder():
     fine = latent_to_grid(decoder, latent.detach(), 64)
     dense = latent_to_grid(decoder, latent.detach(), 64, coarse_to_fine=False)
     threaded = latent_to_grid(decoder, latent.detach(), 64, workers=2)  # queries on two threads
-    assert np.array_equal(threaded.values, fine.values)
+    # Threads split the points into other chunk sizes, and matrix kernels may round differently
+    # per size (seen on some CPUs), so the values agree to float rounding and the signs exactly.
+    np.testing.assert_allclose(threaded.values, fine.values, rtol=0, atol=1e-5)
+    assert np.array_equal(threaded.values < 0, fine.values < 0)
     assert torch.get_num_threads() == 1  # restored (the module runs single-threaded)
     assert fine.num_queries < dense.num_queries / 4
     assert np.array_equal(fine.values < 0, dense.values < 0)
