@@ -174,6 +174,13 @@ def test_level_values_on_lattice_points_still_give_a_watertight_mesh():
     assert np.allclose(mesh.bounds, [[-0.5] * 3, [0.5] * 3], atol=1e-3)
 
 
+def test_shapes_that_leave_the_grid_are_capped_at_its_bounds():
+    grid = evaluate_sdf_grid(sphere(0.7, (0.5, 0.0, 0.0)), 33)  # reaches x = 1.2, past the bounds
+    mesh = marching_cubes(grid)
+    assert mesh.is_watertight and mesh.volume > 0
+    assert mesh.bounds[1, 0] <= 1.0 and mesh.bounds[1, 0] > 1.0 - grid.spacing[0]
+
+
 def test_empty_surface_raises_a_clear_error():
     for fn, side in ((lambda p: p.norm(dim=-1) + 0.1, "outside"), (lambda p: p.norm(dim=-1) - 5.0, "inside")):
         with pytest.raises(EmptySurfaceError, match=side):

@@ -25,10 +25,26 @@ def _surface_box(inside: np.ndarray) -> tuple[slice, slice, slice]:
     return tuple(slice(max(int(h[0]) - 1, 0), min(int(h[-1]) + 2, n)) for h, n in zip(hits, inside.shape))
 
 
+def _close_at_the_bounds(values: np.ndarray, level: float) -> np.ndarray:
+    """``values`` with its outer layer of lattice points moved outside where it was inside.
+
+    A shape that reaches the grid's bounds (a wing tip past the unit cube, say) would be cut
+    open there; counting the outermost layer as outside caps it, so meshes stay watertight.
+    """
+    outer = [(slice(None),) * axis + (end,) for axis in range(3) for end in (0, -1)]
+    if min(float(values[index].min()) for index in outer) >= level:
+        return values
+    closed = values.copy()
+    for index in outer:
+        np.maximum(closed[index], level, out=closed[index])  # on the level counts as outside
+    return closed
+
+
 def marching_cubes(grid: SDFGrid, level: float = 0.0) -> trimesh.Trimesh:
     """Mesh the ``level`` set of ``grid`` (negative inside), faces wound outwards.
 
-    Raises ``EmptySurfaceError`` when the SDF never crosses ``level`` on the grid (for a
+    Surfaces that reach the bounds are capped there (see ``_close_at_the_bounds``). Raises
+    ``EmptySurfaceError`` when the SDF never crosses ``level`` on the grid (for a
     decoder: the latent describes no surface inside the bounds).
     """
     values = grid.values
@@ -41,6 +57,7 @@ def marching_cubes(grid: SDFGrid, level: float = 0.0) -> trimesh.Trimesh:
             f"the SDF has no zero crossing on the {grid.resolution}^3 grid (every point is "
             f"{side} the shape; SDF range [{vmin:.4f}, {vmax:.4f}])"
         )
+    values = _close_at_the_bounds(values, level)
     inside = values < level
     if not inside.any():
         raise EmptySurfaceError(f"the SDF only touches {level} on the grid; there is no inside to mesh")
