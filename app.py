@@ -1,21 +1,25 @@
-"""Start the LatentMapper Space: ``python app.py [--port 7860] [--share]``."""
+"""Start the LatentMapper Space: ``python app.py [--model ID_OR_PATH] [--host H] [--port P] [--share]``."""
 
 from __future__ import annotations
 
 import argparse
 
 from space import build_demo
-from space.app import allowed_paths
+from space.app import DEFAULT_CONCURRENCY, launch_options
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default=None,
+                        help="serve this pipeline (folder or Hub repo id) instead of the shipped car and airplane ones")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
     parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
-    args = parser.parse_args()
-    build_demo().launch(server_name=args.host, server_port=args.port, share=args.share,
-                        allowed_paths=allowed_paths(), max_file_size="20mb")
+    parser.add_argument("--share", action="store_true", help="also create a public gradio.live link (off by default)")
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+                        help="requests reconstructed at once; more wait in the queue")
+    args = parser.parse_args(argv)
+    demo = build_demo(model=args.model, concurrency=args.concurrency)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options())
 
 
 if __name__ == "__main__":

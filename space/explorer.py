@@ -7,14 +7,13 @@ see the training data before any model exists.
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 
 import gradio as gr
 
 from latentmapper.data.records import RecordConfig, procedural_record
 
-OUTPUT_DIR = Path(tempfile.mkdtemp(prefix="latentmapper-space-"))
+from .display import VIEWER_BACKGROUND, VIEWER_CAMERA, to_gltf_front
+from .outputs import OUTPUT_DIR
 
 
 def explore_shape(category: str, seed: float, mesh_resolution: float = 128):
@@ -31,7 +30,7 @@ def explore_shape(category: str, seed: float, mesh_resolution: float = 128):
     except ValueError as error:
         raise gr.Error(str(error)) from None
     path = OUTPUT_DIR / f"{record.shape_id}-{int(mesh_resolution)}.glb"
-    record.mesh().export(path)
+    to_gltf_front(record.mesh()).export(path)  # the viewer's frame; the part colours are kept
     views = [(image, f"yaw {camera.yaw:.0f}") for image, camera in zip(record.images, record.cameras)]
     return str(path), views, record.caption, json.dumps(record.params, indent=2)
 
@@ -45,7 +44,8 @@ def explorer_tab() -> None:
             button = gr.Button("Generate", variant="primary")
             caption = gr.Textbox(label="Caption", interactive=False)
         with gr.Column(scale=2):
-            viewer = gr.Model3D(label="Mesh (normalised: y up, front -z)", clear_color=(1, 1, 1, 1))
+            viewer = gr.Model3D(label="Mesh (normalised to the unit sphere, y up)", clear_color=VIEWER_BACKGROUND,
+                                camera_position=VIEWER_CAMERA, height=420)
     gallery = gr.Gallery(label="The 9 training views", columns=9, height=180)
     with gr.Accordion("Parameters", open=False):
         params = gr.Code(language="json", label="Parameters (JSON)")

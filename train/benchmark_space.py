@@ -1,0 +1,207 @@
+"""Benchmark the running Space: request latency, 8 concurrent requests, the app's memory.
+
+    python train/benchmark_space.py [--concurrent 8] [--repeats 5] [--resolution 128] [--browser 4]
+
+Starts ``python app.py`` (the shipped car and airplane pipelines) on a free port as a child
+process and drives it over HTTP with ``gradio_client``, as a user's browser would:
+
+1. one request at a time: example image -> GLB at ``--resolution`` with the car pipeline,
+   ``--repeats`` times after a warm-up; the median client-side seconds and the server's
+   own stage times;
+2. ``--concurrent`` requests submitted at once (examples of both categories): whether all
+   complete, each one's seconds from submission, the wall time of the batch;
+3. the app process's memory: resident set after start-up, and its peak (the kernel's
+   VmHWM, the high-water mark of the resident set, so no sample can miss it);
+4. with ``--browser N``: N clicks on examples in headless Chromium (``tests/space_browser.py``),
+   timed in the page from the click until the viewer has received the GLB and until it
+   draws the new mesh. Chromium renders WebGL in software here, on the same 2 CPUs as the
+   app, so the second figure includes drawing costs a browser with a GPU does not have.
+
+The 1-minute load average is printed before and after: on this shared 2-core machine the
+figures move with it. The Space queues requests with a concurrency limit, so the batch's
+later requests wait for earlier ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT, ROOT / "tests"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from space.examples import load_examples  # noqa: E402
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def memory_mib(pid: int) -> dict[str, float]:
+    """VmRSS (now) and VmHWM (peak) of ``pid``, MiB."""
+    values = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0]) / 1024.0
+    return values
+
+
+def start_app(port: int, log: Path) -> subprocess.Popen:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT, env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with code {process.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return process
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError(f"the app did not answer on {url} within 180 s; see {log}")
+
+
+def reconstruct(client, image: str, category: str, resolution: int) -> tuple[float, str]:
+    from gradio_client import handle_file
+
+    started = time.perf_counter()
+    _, _, timings = client.predict(handle_file(image), category, resolution, "GLB", False, api_name="/reconstruct")
+    return time.perf_counter() - started, timings
+
+
+def sequential(client, resolution: int, repeats: int) -> None:
+    cars = [e.path for e in load_examples() if e.category == "car"]
+    reconstruct(client, cars[0], "car", resolution)  # warm-up
+    seconds, timings = [], []
+    for i in range(repeats):
+        s, t = reconstruct(client, cars[i % len(cars)], "car", resolution)
+        seconds.append(s)
+        timings.append(t)
+    print(f"one request at a time, car, {resolution}^3, {repeats} requests: median {statistics.median(seconds):.2f} s "
+          f"(min {min(seconds):.2f}, max {max(seconds):.2f}) from gradio_client call to GLB on disk")
+    print(f"  server stages of the median request: {timings[seconds.index(statistics.median_low(seconds))]}")
+
+
+def concurrent(url: str, count: int, resolution: int) -> bool:
+    from gradio_client import Client, handle_file
+
+    examples = load_examples()
+    picks = [examples[(i * 5) % len(examples)] for i in range(count)]  # both categories
+    client = Client(url, verbose=False, analytics_enabled=False)
+    started = time.perf_counter()
+    jobs = [client.submit(handle_file(e.path), e.category, resolution, "GLB", False, api_name="/reconstruct")
+            for e in picks]
+    finished: list[float | None] = [None] * count
+    errors = []
+
+    def wait(i: int) -> None:
+        try:
+            viewer, _, _ = jobs[i].result(timeout=600)
+            import trimesh
+
+            if len(trimesh.load(viewer, force="mesh").faces) == 0:
+                raise RuntimeError("empty mesh")
+            finished[i] = time.perf_counter() - started
+        except Exception as err:  # report every failure, keep waiting for the rest
+            errors.append(f"request {i} ({picks[i].category}): {type(err).__name__}: {err}")
+
+    threads = [threading.Thread(target=wait, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done = [s for s in finished if s is not None]
+    print(f"{count} concurrent requests ({', '.join(sorted({e.category for e in picks}))}, {resolution}^3): "
+          f"{len(done)}/{count} completed with a non-empty GLB in {time.perf_counter() - started:.2f} s wall")
+    if done:
+        print("  seconds from submission: " + ", ".join(f"{s:.2f}" for s in sorted(done)))
+    for error in errors:
+        print(f"  FAILED {error}")
+    return len(done) == count
+
+
+def browser_clicks(url: str, clicks: int) -> None:
+    from space_browser import chromium, click_example, missing_browser, open_space
+
+    reason = missing_browser()
+    if reason:
+        print(f"browser: skipped, {reason}")
+        return
+    with chromium() as driver:
+        thumbnails = open_space(driver, url)
+        cars = [i for i, e in enumerate(load_examples()) if e.category == "car"][: len(thumbnails)]
+        received, shown = [], []
+        for n in range(clicks):
+            glb, drawn = click_example(driver, cars[1 + n % (len(cars) - 1)])  # the page opens on the first
+            received.append(glb)
+            shown.append(drawn)
+            time.sleep(1.0)
+    print(f"browser (headless Chromium, software WebGL): click on a car example, {clicks} clicks, medians: "
+          f"GLB received {statistics.median(received):.2f} s, new mesh drawn in the viewer "
+          f"{statistics.median(shown):.2f} s (" + ", ".join(f"{s:.2f}" for s in shown) + ")")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--concurrent", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--resolution", type=int, default=128)
+    parser.add_argument("--browser", type=int, default=0, help="clicks to time in headless Chromium (0: none)")
+    parser.add_argument("--log", type=Path, default=Path("/tmp/latentmapper-space-benchmark.log"))
+    args = parser.parse_args(argv)
+
+    from gradio_client import Client
+
+    print(f"load average (1, 5, 15 min) before: {load_average()}; {os.cpu_count()} CPUs")
+    port = free_port()
+    started = time.perf_counter()
+    app = start_app(port, args.log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        print(f"app up in {time.perf_counter() - started:.1f} s (both pipelines loaded); "
+              f"resident {memory_mib(app.pid)['VmRSS']:.0f} MiB")
+        client = Client(url, verbose=False, analytics_enabled=False)
+        sequential(client, args.resolution, args.repeats)
+        all_done = concurrent(url, args.concurrent, args.resolution)
+        if args.browser:
+            browser_clicks(url, args.browser)
+        memory = memory_mib(app.pid)
+        print(f"app memory: peak resident {memory['VmHWM']:.0f} MiB (VmHWM), now {memory['VmRSS']:.0f} MiB; "
+              f"target under 2048 MiB: {'met' if memory['VmHWM'] < 2048 else 'NOT met'}")
+    finally:
+        app.terminate()
+        try:
+            app.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            app.kill()
+    print(f"load average after: {load_average()}")
+    return 0 if all_done else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
