@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from typing import Iterator, Sequence, Union
 
@@ -38,10 +39,12 @@ from .geometry import EmptySurfaceError, latent_to_mesh, render_latent
 from .image_io import ImageBatch, load_images
 from .mesh_io import export_mesh
 from .model_card import write_model_card
+from .torch_threads import single_torch_thread
 from .models import DescriptorAutoencoder, DITDecoder, KeyCodebook, LatentMapper
 from .pipeline_files import PipelineLoadError, check_pipeline_folder, download_pipeline, resolve_pipeline_folder
 
 OUTPUT_TYPES = ("trimesh", "glb", "latent", "preview")
+_FEATURE_LOCK = threading.Lock()
 HUB_KWARGS = ("cache_dir", "revision", "token", "local_files_only", "force_download")
 
 
@@ -229,7 +232,9 @@ class LatentMapperPipeline(DiffusionPipeline):
         """RGB images -> (CLIP embeddings, bags of descriptors), exactly as the training features."""
         clip = ClipEmbedder(self.clip, self.clip_processor)
         keys = ViTKeyExtractor(self.vit, self.vit_processor)
-        with one_thread_on_cpu(self.clip.device):
+        # The key capture hooks the ViT's layers for the call, so concurrent calls (a Space
+        # serving several requests) take turns; the features cost milliseconds.
+        with _FEATURE_LOCK, one_thread_on_cpu(self.clip.device):
             return mapper_features(clip, keys, self.codebook, images)
 
     @torch.no_grad()
@@ -337,7 +342,7 @@ class LatentMapperPipeline(DiffusionPipeline):
 
 @contextlib.contextmanager
 def one_thread_on_cpu(device: torch.device) -> Iterator[None]:
-    """Run the small encoders single-threaded on a CPU, then restore PyTorch's thread count.
+    """Run the small encoders single-threaded on a CPU (PyTorch's count restored afterwards).
 
     Why: each PyTorch op ends at a barrier of its threads, and on a small CPU shared with
     other jobs one thread is often descheduled while the other waits. Measured on the 2-core
@@ -347,12 +352,8 @@ def one_thread_on_cpu(device: torch.device) -> Iterator[None]:
     if torch.device(device).type != "cpu":
         yield
         return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_torch_thread():
         yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _create_repo(repo_id: str, private: bool | None, token: str | None) -> str:

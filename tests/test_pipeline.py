@@ -55,7 +55,7 @@ def test_saved_folder_layout_and_model_card(tiny_pipeline_dir):
     weights = [f for f in files if not f.endswith((".json", ".md"))]
     assert weights and all(f.endswith(".safetensors") for f in weights)
     card = (tiny_pipeline_dir / "README.md").read_text()
-    assert "pipeline_tag: image-to-3d" in card and "bash train/run_all.sh car" in card
+    assert "pipeline_tag: image-to-3d" in card and "CATEGORIES=car bash train/run_all.sh" in card
     for name in ("clip", "vit", "codebook", "autoencoder", "mapper", "dit", "translator"):
         assert f"| `{name}` |" in card
     assert "## Evaluation" in card and "## Limitations" in card

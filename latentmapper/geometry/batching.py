@@ -21,6 +21,8 @@ from typing import Callable, Iterator
 
 import torch
 
+from ..torch_threads import single_torch_thread
+
 SDFFunction = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -34,17 +36,14 @@ def cpu_workers(device: torch.device, workers: int | None) -> Iterator[int]:
     """Yield how many query workers to use; with workers on a CPU, PyTorch runs single-threaded.
 
     ``workers=None`` (or an accelerator) yields 1 and changes nothing: queries run in the
-    calling thread with PyTorch's own threading. The thread count is restored on exit.
+    calling thread with PyTorch's own threading. The thread count is restored when the last
+    overlapping caller leaves (``torch_threads``).
     """
     if device.type != "cpu" or workers is None:
         yield 1
         return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_torch_thread():
         yield max(1, workers)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def query_sdf(
