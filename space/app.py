@@ -19,7 +19,7 @@ from .explorer import explorer_tab
 from .interpolation import LIVE_RESOLUTION, LatentInterpolator
 from .models import load_pipelines
 from .outputs import OUTPUT_DIR, STARTUP_DIR, request_folder
-from .photo_mode import PHOTO_MODE_LABEL, PHOTO_MODE_NOTE, photo_mode_available
+from .photo_mode import PHOTO_MODE_LABEL, PHOTO_MODE_NOTE
 from .reconstruct import DEFAULT_RESOLUTION, MAX_RESOLUTION, MIN_RESOLUTION, Reconstruction, Reconstructor
 
 TITLE = "LatentMapper: single-view 3D reconstruction"
@@ -117,8 +117,7 @@ def reconstruct_tab(reconstructor: Reconstructor, examples: tuple[Example, ...])
                 download_format = gr.Radio([f.upper() for f in MESH_FORMATS], value="GLB", label="Download format")
                 show_preview = gr.Checkbox(value=False, label="Sphere-traced preview",
                                            info="a picture traced from the SDF itself, after the mesh (2-3 s more)")
-                photo_mode = gr.Checkbox(value=False, label=PHOTO_MODE_LABEL, info=PHOTO_MODE_NOTE,
-                                         interactive=photo_mode_available())
+                photo_mode = gr.Checkbox(value=False, label=PHOTO_MODE_LABEL, info=PHOTO_MODE_NOTE)
         with gr.Column(scale=3, min_width=360):
             viewer = gr.Model3D(result and str(result.viewer_path), label="3D mesh (drag to orbit, scroll to zoom)",
                                 height=420,

@@ -1,36 +1,25 @@
-"""Photo mode: background removal and real-to-synthetic translation before reconstruction.
+"""Photo mode: make a real photo look like the renders the models were trained on.
 
-The models are trained on clean renders on white; photo mode turns a real photo into one
-(``latentmapper.photo``, being built). Until it lands the UI shows the control disabled and
-the callback refuses it. Enabling it is one line: set ``PHOTO_PREPROCESS`` to a function
-``(pipeline, PIL image) -> render-like PIL image``, for example one that calls
-``latentmapper.photo.prepare_photo(image, category=pipeline.config.category)`` and then, when
-the pipeline has a translator, ``pipeline.translate([framed])[0]``. The label, the note, the
-control's ``interactive`` flag and the callback all follow from it.
+``latentmapper.photo.prepare_photo`` removes the background offline (classical matting),
+matches the object's colours to the category's renders and frames it like them; then, when
+the pipeline carries a real-to-synthetic translator (a CycleGAN generator), it translates
+the result. The shipped pipelines carry none yet: the CPU-trained translator changed
+nothing measurable (see README, "Real photos"), so photo mode is the preparation alone.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 from PIL import Image
 
-PhotoPreprocess = Callable[[object, Image.Image], Image.Image]
+from latentmapper.photo import FRAMING_TABLES, prepare_photo
 
-PHOTO_PREPROCESS: PhotoPreprocess | None = None
-
-_WHAT = "Background removal + real-to-synthetic translation, for real photos."
-PHOTO_MODE_LABEL = "Photo mode" if PHOTO_PREPROCESS is not None else "Photo mode (coming soon)"
-PHOTO_MODE_NOTE = _WHAT if PHOTO_PREPROCESS is not None else (
-    f"{_WHAT} Until it is here, use images like the examples: one object on a white background.")
-
-
-def photo_mode_available() -> bool:
-    return PHOTO_PREPROCESS is not None
+PHOTO_MODE_LABEL = "Photo mode"
+PHOTO_MODE_NOTE = ("For real photos: remove the background, match colours and framing to the renders "
+                   "(and translate to render style when the model has a translator). About 1 s more.")
 
 
 def apply_photo_mode(pipeline, image: Image.Image) -> Image.Image:
-    """The render-like image photo mode makes of ``image`` (callers check ``photo_mode_available`` first)."""
-    if PHOTO_PREPROCESS is None:
-        raise RuntimeError("photo mode is not available yet")
-    return PHOTO_PREPROCESS(pipeline, image)
+    """The render-like image photo mode makes of ``image`` for ``pipeline``'s category."""
+    category = str(getattr(pipeline.config, "category", ""))
+    framed = prepare_photo(image, category=category if category in FRAMING_TABLES else None)
+    return pipeline.translate([framed])[0] if pipeline.translator is not None else framed

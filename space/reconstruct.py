@@ -29,7 +29,7 @@ from latentmapper.mesh_io import MESH_FORMATS, export_mesh
 
 from .display import viewer_glb
 from .outputs import REQUESTS_DIR, request_folder
-from .photo_mode import apply_photo_mode, photo_mode_available
+from .photo_mode import apply_photo_mode
 
 STAGES = ("features", "mapper", "SDF grid", "marching cubes", "export")
 MIN_RESOLUTION, MAX_RESOLUTION, DEFAULT_RESOLUTION = 64, 256, 128
@@ -162,8 +162,6 @@ class Reconstructor:
         download_format = str(download_format or "glb").lower()
         if download_format not in MESH_FORMATS:
             raise gr.Error(f"Unknown download format {download_format!r}; choose one of {', '.join(MESH_FORMATS)}.")
-        if photo_mode and not photo_mode_available():
-            raise gr.Error("Photo mode is not available yet; switch it off and use a render-like image.")
         progress(0.0, desc="reading the image")
         rgb = read_image(image)
         if photo_mode:

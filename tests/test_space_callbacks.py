@@ -16,6 +16,7 @@ from space.display import viewer_glb, viewer_mesh
 from space.examples import load_examples
 from space.interpolation import LatentInterpolator
 from space.outputs import request_folder
+from space.photo_mode import apply_photo_mode
 from space.reconstruct import STAGES, Reconstructor
 
 
@@ -103,7 +104,6 @@ def test_bad_images_are_plain_errors_without_server_paths(reconstructor, tmp_pat
     (dict(resolution=300), "from 64 to 256"),
     (dict(resolution=64.5), "whole number"),
     (dict(download_format="stl"), "Unknown download format"),
-    (dict(photo_mode=True), "Photo mode is not available"),
 ])
 def test_bad_options_are_plain_errors(reconstructor, car_example, change, message):
     args = dict(image=car_example, category="car", resolution=64, download_format="glb", photo_mode=False) | change
@@ -111,13 +111,15 @@ def test_bad_options_are_plain_errors(reconstructor, car_example, change, messag
         reconstructor(**args)
 
 
-def test_photo_mode_runs_its_preprocess_once_enabled(reconstructor, car_example, monkeypatch):
-    from space import photo_mode
+def test_photo_mode_prepares_a_photo_like_the_renders(reconstructor, car_example):
+    from latentmapper.photo import make_photo_like
 
-    seen = []
-    monkeypatch.setattr(photo_mode, "PHOTO_PREPROCESS", lambda pipe, image: seen.append((pipe, image.size)) or image)
-    viewer, *_ = reconstructor(car_example, "car", 64, "glb", True)
-    assert seen == [(reconstructor.pipelines["car"], (128, 128))] and len(_glb_mesh(viewer).faces) > 100
+    photo = make_photo_like(Image.open(car_example).convert("RGB"), np.random.default_rng(0))  # backdrop, shifts, noise
+    viewer, *_ = reconstructor(np.asarray(photo), "car", 64, "glb", True)
+    assert len(_glb_mesh(viewer).faces) > 100
+    prepared = apply_photo_mode(reconstructor.pipelines["car"], photo)
+    corners = np.asarray(prepared)[[0, 0, -1, -1], [0, -1, 0, -1]]
+    assert prepared.size == (128, 128) and (corners > 245).all()  # the backdrop is gone: white, like the renders
 
 
 def test_a_latent_without_surface_is_a_plain_error(car_example, tmp_path):
@@ -163,13 +165,13 @@ def test_request_folders_are_pruned(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in folders[-3:])
 
 
-def test_build_demo_wires_the_api_and_keeps_photo_mode_disabled(tiny_pipeline):
+def test_build_demo_wires_the_api_and_offers_photo_mode(tiny_pipeline):
     from space import build_demo
 
     demo = build_demo(pipelines={"car": tiny_pipeline, "airplane": tiny_pipeline})
     named = {fn.api_name for fn in demo.fns.values() if fn.api_name}
     assert {"reconstruct", "interpolate"} <= named
     photo = [b for b in demo.blocks.values() if isinstance(b, gr.Checkbox) and b.label.startswith("Photo mode")]
-    assert len(photo) == 1 and photo[0].interactive is False
+    assert len(photo) == 1 and photo[0].interactive is not False
     tabs = [b.label for b in demo.blocks.values() if isinstance(b, gr.Tab)]
     assert tabs == ["Reconstruct", "Latent interpolation", "Shape explorer"]

@@ -1,4 +1,4 @@
-"""Command line for the dataset: ``build``, ``push``, ``pull``, ``import-shapenet``."""
+"""Command line for the dataset: ``build``, ``push``, ``pull``, ``import-shapenet``, ``filter-photos``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from .photo_filter import add_filter_photos_parser, run_filter_photos
 from .records import RecordConfig
 
 
@@ -53,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("folder", type=Path)
     pull.add_argument("--revision", default=None)
     pull.add_argument("--overwrite", action="store_true")
+
+    add_filter_photos_parser(sub)
     return parser
 
 
@@ -85,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "pull":
             dataset = pull_dataset(args.repo_id, args.folder, revision=args.revision, overwrite=args.overwrite)
             print(f"pulled {args.repo_id} into {args.folder} ({_summary(dataset)})")
+        elif args.command == "filter-photos":
+            print(run_filter_photos(args))
     except (BuildError, ShapeNetError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -5,8 +5,10 @@ from .latent_fitting import fit_latent
 from .autoencoder import AutoencoderOutput, DescriptorAutoencoder
 from .codebook import KeyCodebook, fit_codebook
 from .mapper import LatentMapper
+from .cyclegan import ImagePool, PatchDiscriminator, ResnetGenerator
 
 __all__ = [
     "DITDecoder", "DITDecoderOutput", "fit_latent",
     "AutoencoderOutput", "DescriptorAutoencoder", "KeyCodebook", "fit_codebook", "LatentMapper",
+    "ImagePool", "PatchDiscriminator", "ResnetGenerator",
 ]

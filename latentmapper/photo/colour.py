@@ -1,0 +1,36 @@
+"""Match an object's colours to the renders' (per-channel mean and spread of the object's pixels).
+
+The shipped encoders were trained on renders only, and they read colour: on 6 car test shapes
+x 3 views, object lighting and tint, or camera exposure / white balance / contrast / gamma /
+saturation shifts (the ``photo_like`` ranges) each raise the Chamfer by ~50%, while blur,
+sensor noise and JPEG change it by under 2% (objects matted on white, 96^3 meshes). A photo's
+colours say little about the shape anyway, so photo mode maps the matted object's per-channel
+statistics onto those of the category's renders (``RENDER_COLOURS``, measured by
+``python -m latentmapper.photo fit-framing``), as colour transfer by moment matching does.
+Same test: degraded 10.2 -> 7.1 after matching; a clean render pays 5.5 -> 6.7 for it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+
+def match_colours(image: Image.Image, alpha: np.ndarray, mean, std) -> Image.Image:
+    """``image`` with its object's pixels (alpha > 0.5) shifted and scaled per channel to ``mean``/``std``."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
+    inside = np.asarray(alpha) > 0.5
+    if not inside.any():
+        raise ValueError("the matte is empty: no object was found in the image")
+    pixels = rgb[inside]
+    out = (rgb - pixels.mean(0)) / np.maximum(pixels.std(0), 1.0) * np.asarray(std) + np.asarray(mean)
+    return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8))
+
+
+def object_colour_statistics(images, masks) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and standard deviation of the object pixels of renders (with their masks)."""
+    pixels = np.concatenate([np.asarray(im.convert("RGB"), np.float64)[m] for im, m in zip(images, masks)])
+    return tuple(round(float(v), 2) for v in pixels.mean(0)), tuple(round(float(v), 2) for v in pixels.std(0))
+
+
+__all__ = ["match_colours", "object_colour_statistics"]

@@ -1,0 +1,88 @@
+"""Measure how the renders frame objects, and write the reference sets ``prepare_photo`` looks up.
+
+    python -m latentmapper.photo fit-framing --dataset data/car data/airplane
+
+For every category: the silhouettes of the training renders (all 9 views) become a
+:class:`FramingReference`; the test renders then measure how far its looked-up scale and centre
+are from the true ones, next to one fixed ratio and centre for every view, and the references
+are written to ``framing_tables.py``.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_path
+from .colour import object_colour_statistics
+from .framing import RENDER_CENTER, FramingReference, render_framing, render_mask
+
+TABLES_FILE = Path(__file__).resolve().parent / "framing_tables.py"
+
+
+def split_silhouettes(dataset: str | Path, split: str) -> tuple[str, list, list[np.ndarray]]:
+    """(category, renders, their masks) of every view of every shape of one split of a saved DatasetDict."""
+    from datasets import load_from_disk
+
+    rows = load_from_disk(str(dataset))[split].select_columns(["category", "images"])
+    categories = set(rows["category"])
+    if len(categories) != 1:
+        raise ValueError(f"{dataset} holds categories {sorted(categories)}; one category per dataset")
+    images = [image.convert("RGB") for row in rows for image in row["images"]]
+    return categories.pop(), images, [render_mask(image) for image in images]
+
+
+def framing_errors(reference: FramingReference, train: list[np.ndarray], test: list[np.ndarray]) -> dict[str, float]:
+    """Median |log scale error| and median centre error (fraction of the side) on ``test``:
+    the reference's lookup vs one ratio (the training mean) and ``RENDER_CENTER`` for every view."""
+    truth = np.stack([render_framing(m) for m in test])
+    ratio = float(np.mean([render_framing(m)[0] for m in train]))
+    looked = [reference.lookup(m) for m in test]
+    scale = np.log([side for side, _ in looked])
+    centre = np.array([c for _, c in looked])
+    return {"scale_lookup": float(np.median(np.abs(scale - truth[:, 0]))),
+            "scale_one_ratio": float(np.median(np.abs(ratio - truth[:, 0]))),
+            "centre_lookup": float(np.median(np.linalg.norm(centre - truth[:, 1:], axis=1))),
+            "centre_fixed": float(np.median(np.linalg.norm(np.asarray(RENDER_CENTER) - truth[:, 1:], axis=1))),
+            "one_ratio_value": float(np.exp(ratio))}
+
+
+def write_tables(references: dict[str, FramingReference], command: str, path: Path = TABLES_FILE,
+                 colours: dict[str, tuple] | None = None) -> None:
+    lines = [f'"""Render framing references, measured by ``{command}``.', "",
+             "Generated: rerun the command rather than editing. Each holds float16 silhouette features and",
+             'framings of training renders, base64-encoded (see ``framing.FramingReference``)."""', "",
+             "from .framing import FramingReference", "", "FRAMING_TABLES = {"]
+    for category, ref in sorted(references.items()):
+        lines.append(f'    "{category}": FramingReference(')
+        for name in ("features", "framing"):
+            chunks = textwrap.wrap(getattr(ref, name), 100)
+            lines.append(f"        {name}=(")
+            lines += [f'            "{chunk}"' for chunk in chunks]
+            lines.append("        ),")
+        lines += [f"        neighbours={ref.neighbours},", "    ),"]
+    lines += ["}", "", "# per-channel (mean, std) of the object pixels of the training renders", "RENDER_COLOURS = {"]
+    lines += [f'    "{category}": ({mean}, {std}),' for category, (mean, std) in sorted((colours or {}).items())]
+    lines += ["}", ""]
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines))
+
+
+def fit_framing(datasets: list[str | Path], command: str, path: Path = TABLES_FILE) -> dict[str, dict]:
+    """Build, measure and write the reference of every dataset's category; returns the measurements."""
+    references, colours, report = {}, {}, {}
+    for dataset in datasets:
+        category, images, train = split_silhouettes(dataset, "train")
+        _, _, test = split_silhouettes(dataset, "test")
+        reference = FramingReference.from_masks(train)
+        references[category] = reference
+        colours[category] = object_colour_statistics(images[::7], train[::7])
+        report[category] = {"train_renders": len(train), "test_renders": len(test),
+                            **framing_errors(reference, train, test), "colour": colours[category]}
+    write_tables(references, command, path, colours)
+    return report
+
+
+__all__ = ["TABLES_FILE", "fit_framing", "framing_errors", "split_silhouettes", "write_tables"]

@@ -1,0 +1,200 @@
+"""Photo mode on photo-like test renders: Chamfer with photo mode on vs off vs the clean render.
+
+    python train/evaluate_photo_mode.py --pipeline checkpoints/latentmapper-car --translator runs/cyclegan/translator
+        --output runs/photo_eval [--dataset data/car] [--shapes 10] [--views 1 4 7] [--resolution 128] [--detr ID]
+
+For each test shape (the ``test`` split of ``--dataset``, or the procedural shapes that a
+600-shape build assigns to test) and each view, the render is turned into a photo-like
+image (``latentmapper.photo.photo_like``, the same degradations the translator was trained
+on, drawn with a seed per shape and view) and reconstructed five ways:
+
+* ``clean``: the render itself (the reference);
+* ``off``: the photo-like image as it is (photo mode off);
+* ``on``: photo mode: ``prepare_photo`` with the pipeline's category (background removal,
+  colours matched to the renders', framing looked up among the renders), then the pipeline
+  with ``real_to_synthetic=True`` (the translator);
+* ``matted``: ``prepare_photo`` only, no translation (what the translator adds);
+* ``true_matte``: ``prepare_photo`` with the true silhouette as the matte, no translation
+  (what the background removal's errors cost);
+* ``clean_reframed``: the render through ``prepare_photo`` (what colour matching and framing cost).
+
+Chamfer (x10^3) against the shape's surface samples; a reconstruction without a surface
+is a failure, left out of the means and counted. Also reported: the matte's IoU with the
+true silhouette. Targets (issue 8): ``on`` at most 1.3x ``clean`` and below ``off``.
+Per-shape results are cached in ``OUTPUT/per_shape/`` (resumable); ``OUTPUT/summary.json``,
+``OUTPUT/summary.md`` and ``OUTPUT/examples.png`` (render | photo | prepared | translated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from stage_utils import write_json
+
+from latentmapper.atomic import atomic_path  # noqa: E402
+from latentmapper.geometry import EmptySurfaceError, chamfer_x1e3  # noqa: E402
+from latentmapper.models.cyclegan import ResnetGenerator  # noqa: E402
+from latentmapper.photo import load_background_remover, prepare_photo  # noqa: E402
+from latentmapper.photo.photo_like import PhotoLikeConfig, synthesize_photo_like  # noqa: E402
+from latentmapper.pipeline import LatentMapperPipeline  # noqa: E402
+
+CONDITIONS = ("clean", "off", "on", "matted", "true_matte", "clean_reframed")
+TARGET_RATIO = 1.3
+
+
+def test_shapes(category: str, dataset: Path | None, count: int):
+    """(shape_id, renders, surface points) of the first ``count`` test shapes."""
+    if dataset is not None:
+        from datasets import load_from_disk
+
+        rows = load_from_disk(str(dataset))["test"].select_columns(["shape_id", "images", "surface_points"])
+        for row in rows.select(range(min(count, len(rows)))):
+            yield row["shape_id"], [im.convert("RGB") for im in row["images"]], np.asarray(row["surface_points"])
+        return
+    from latentmapper.data.build import shape_seeds, split_of
+    from latentmapper.data.records import RecordConfig, procedural_record
+
+    seeds = [s for s, split in zip(shape_seeds(600, 0), split_of(600, 0)) if split == "test"][:count]
+    for seed in seeds:
+        record = procedural_record(category, seed, RecordConfig(sdf_samples=1000))
+        yield record.shape_id, record.images, record.surface_points
+
+
+def reconstruct(pipe: LatentMapperPipeline, image: Image.Image, gt: np.ndarray, resolution: int,
+                translate: bool = False) -> float | None:
+    try:
+        mesh = pipe(image, resolution=resolution, real_to_synthetic=translate).meshes[0]
+    except EmptySurfaceError:
+        return None
+    return chamfer_x1e3(mesh, gt) if len(mesh.faces) else None
+
+
+def _mean(values) -> float | None:
+    kept = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(kept)) if kept else None
+
+
+def summarize(per_shape: list[dict]) -> dict:
+    rows = [view for record in per_shape for view in record["views"]]
+    chamfer = {c: _mean(r[c] for r in rows) for c in CONDITIONS}
+    out = {"shapes": len(per_shape), "images": len(rows), "chamfer_x1e3": chamfer,
+           "failures": {c: sum(r[c] is None for r in rows) for c in CONDITIONS},
+           "matte_iou": _mean(r["matte_iou"] for r in rows)}
+    if chamfer["clean"] and chamfer["on"] and chamfer["off"]:
+        out["on_over_clean"] = chamfer["on"] / chamfer["clean"]
+        out["off_over_clean"] = chamfer["off"] / chamfer["clean"]
+        out["targets"] = {f"on_within_{TARGET_RATIO}x_clean": out["on_over_clean"] <= TARGET_RATIO,
+                          "on_below_off": chamfer["on"] < chamfer["off"]}
+    return out
+
+
+def markdown_table(summary: dict) -> str:
+    c, f = summary["chamfer_x1e3"], summary["failures"]
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    names = {"clean": "clean render (reference)", "off": "photo-like, photo mode off",
+             "on": "photo-like, photo mode on (matting, colours, framing, translator)",
+             "matted": "photo-like, photo mode without translator",
+             "true_matte": "photo-like, photo mode with the true matte, without translator",
+             "clean_reframed": "clean render through prepare_photo (colours + framing)"}
+    lines = ["| input | Chamfer x10^3 | x clean | empty meshes |", "| --- | --- | --- | --- |"]
+    for key in CONDITIONS:
+        ratio = "n/a" if not (c[key] and c["clean"]) else f"{c[key] / c['clean']:.2f}"
+        lines.append(f"| {names[key]} | {fmt(c[key])} | {ratio} | {f[key]} |")
+    lines.append(f"\n{summary['shapes']} test shapes, {summary['images']} images; mean matte IoU "
+                 f"{fmt(summary['matte_iou'])}.")
+    return "\n".join(lines) + "\n"
+
+
+def example_sheet(rows: list[list[Image.Image]], path: Path, size: int = 128) -> None:
+    sheet = np.concatenate([np.concatenate([np.asarray(im.convert("RGB").resize((size, size))) for im in row], 1)
+                            for row in rows], 0)
+    with atomic_path(path) as tmp:
+        Image.fromarray(sheet).save(tmp, format="PNG")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pipeline", required=True, help="pipeline folder or hub id")
+    parser.add_argument("--translator", type=Path, default=None, help="ResnetGenerator folder (default: the pipeline's)")
+    parser.add_argument("--output", required=True, type=Path)
+    parser.add_argument("--dataset", type=Path, default=None, help="a built DatasetDict (its test split); default procedural")
+    parser.add_argument("--shapes", type=int, default=10)
+    parser.add_argument("--views", type=int, nargs="+", default=[1, 4, 7], help="view indices (yaw 30 x index)")
+    parser.add_argument("--resolution", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the photo-like degradations")
+    parser.add_argument("--detr", default=None, help="DETR panoptic id/path for background removal (default: classical)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+
+    pipe = LatentMapperPipeline.from_pretrained(args.pipeline)
+    pipe.set_progress_bar_config(disable=True)
+    if args.translator is not None:
+        pipe.translator = ResnetGenerator.from_pretrained(args.translator)
+    if pipe.translator is None:
+        raise SystemExit("no translator: pass --translator (train/train_cyclegan.py output/translator)")
+    category = pipe.config.category
+    remover = load_background_remover(args.detr, category=category) if args.detr else load_background_remover()
+    config = PhotoLikeConfig()
+    cache = args.output / "per_shape"
+    cache.mkdir(parents=True, exist_ok=True)
+
+    per_shape, examples = [], []
+    shapes = test_shapes(category, args.dataset, args.shapes)
+    for s, (shape_id, renders, gt) in enumerate(tqdm(shapes, total=args.shapes, desc="photo mode", unit="shape")):
+        path = cache / f"{shape_id}.json"
+        if path.is_file():
+            per_shape.append(json.loads(path.read_text()))
+            continue
+        views = []
+        for view in args.views:
+            render = renders[view]
+            sample = synthesize_photo_like(render, np.random.default_rng([args.seed, s, view]), config)
+            alpha = remover(sample.image)
+            prepared = prepare_photo(sample.image, remover=lambda _: alpha, category=category)
+            matte = np.asarray(alpha) > 0.5
+            iou = float((matte & sample.mask).sum() / max(1, (matte | sample.mask).sum()))
+            views.append({
+                "view": view, "matte_iou": iou,
+                "clean": reconstruct(pipe, render, gt, args.resolution),
+                "off": reconstruct(pipe, sample.image, gt, args.resolution),
+                "on": reconstruct(pipe, prepared, gt, args.resolution, translate=True),
+                "matted": reconstruct(pipe, prepared, gt, args.resolution),
+                "true_matte": reconstruct(pipe, prepare_photo(sample.image, remover=lambda _: sample.mask.astype(np.float32),
+                                                              category=category), gt, args.resolution),
+                "clean_reframed": reconstruct(pipe, prepare_photo(render, category=category), gt, args.resolution),
+            })
+            if len(examples) < 6:
+                examples.append([render, sample.image, prepared, pipe.translate([prepared])[0]])
+        record = {"shape_id": shape_id, "views": views}
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(record, indent=1))
+        per_shape.append(record)
+
+    summary = summarize(per_shape)
+    summary.update(pipeline=str(args.pipeline), translator=str(args.translator), views=args.views,
+                   resolution=args.resolution, seed=args.seed, remover=type(remover).__name__,
+                   seconds=round(time.perf_counter() - started, 1))
+    write_json(args.output / "summary.json", summary)
+    table = markdown_table(summary)
+    with atomic_path(args.output / "summary.md") as tmp:
+        tmp.write_text(table)
+    if examples:
+        example_sheet(examples, args.output / "examples.png")
+    print(table)
+    if "targets" in summary:
+        print("targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in summary["targets"].items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
