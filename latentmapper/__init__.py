@@ -12,9 +12,10 @@ __version__ = "0.1.0"
 _LAZY = {
     "LatentMapperPipeline": "latentmapper.pipeline",
     "LatentMapperPipelineOutput": "latentmapper.pipeline",
+    "GOEmbedPipeline": "latentmapper.goembed_pipeline",
 }
 
-__all__ = ["LatentMapperPipeline", "LatentMapperPipelineOutput", "__version__"]
+__all__ = ["GOEmbedPipeline", "LatentMapperPipeline", "LatentMapperPipelineOutput", "__version__"]
 
 
 def __getattr__(name: str):

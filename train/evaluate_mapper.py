@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from fit_split_latents import fit_split_latents, load_decoder, split_sdf_samples
@@ -40,7 +39,8 @@ from stage_utils import load_feature_split, load_latents, write_json
 from train_mapper import encode_bags, load_autoencoder
 
 from latentmapper.atomic import atomic_path  # noqa: E402
-from latentmapper.geometry import EmptySurfaceError, chamfer_x1e3, latent_to_mesh  # noqa: E402
+from latentmapper.evaluation import LatentMesher as Mesher  # noqa: E402
+from latentmapper.evaluation import nearest_training_shapes  # noqa: E402
 from latentmapper.models import LatentMapper  # noqa: E402
 
 MAPPER_TARGET_RATIO = 1.5
@@ -60,12 +60,6 @@ def mapped_latents(mapper: LatentMapper, codes: torch.Tensor, clip: torch.Tensor
     return flat.reshape(*codes.shape[:2], -1)
 
 
-def nearest_training_shapes(test_clip: torch.Tensor, train_clip: torch.Tensor) -> torch.Tensor:
-    """(S, V, D) test and (T, V', D) training CLIP embeddings -> (S, V) index of the closest training shape."""
-    sim = F.normalize(test_clip.flatten(0, 1), dim=-1) @ F.normalize(train_clip.flatten(0, 1), dim=-1).T
-    return (sim.argmax(dim=1) // train_clip.shape[1]).reshape(test_clip.shape[:2])
-
-
 def surface_points(dataset_dir: Path, split: str, shape_ids: list[str]) -> dict[str, np.ndarray]:
     from datasets import load_from_disk
 
@@ -73,27 +67,6 @@ def surface_points(dataset_dir: Path, split: str, shape_ids: list[str]) -> dict[
     wanted = set(shape_ids)
     return {str(sid): np.asarray(p, dtype=np.float64).reshape(-1, 3)
             for sid, p in zip(rows["shape_id"], rows["surface_points"]) if str(sid) in wanted}
-
-
-class Mesher:
-    """Latent -> Chamfer against a ground truth, remembering meshes by key (NN shapes repeat)."""
-
-    def __init__(self, decoder, resolution: int) -> None:
-        self.decoder, self.resolution, self.cache = decoder, resolution, {}
-
-    def chamfer(self, latent: torch.Tensor, gt: np.ndarray, key: str | None = None) -> float | None:
-        if key is None or key not in self.cache:
-            try:
-                mesh = latent_to_mesh(self.decoder, latent, self.resolution)
-            except EmptySurfaceError:
-                mesh = None
-            if key is not None:
-                self.cache[key] = mesh
-        else:
-            mesh = self.cache[key]
-        if mesh is None or len(mesh.faces) == 0:
-            return None
-        return chamfer_x1e3(mesh, gt)
 
 
 def _mean(values) -> float | None:

@@ -11,6 +11,7 @@ from .metrics import (
     sample_surface_points,
 )
 from .sphere_tracing import Camera, render_latent, render_sdf, sphere_trace
+from .volume_rendering import RadianceDecoder, camera_tensors, render_representation
 
 __all__ = [
     "SDFGrid",
@@ -29,4 +30,7 @@ __all__ = [
     "render_latent",
     "render_sdf",
     "sphere_trace",
+    "RadianceDecoder",
+    "camera_tensors",
+    "render_representation",
 ]

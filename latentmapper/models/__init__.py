@@ -6,9 +6,10 @@ from .autoencoder import AutoencoderOutput, DescriptorAutoencoder
 from .codebook import KeyCodebook, fit_codebook
 from .mapper import LatentMapper
 from .cyclegan import ImagePool, PatchDiscriminator, ResnetGenerator
+from .goembed import GOEmbedEncoder, GOEmbedOutput
 
 __all__ = [
     "DITDecoder", "DITDecoderOutput", "fit_latent",
     "AutoencoderOutput", "DescriptorAutoencoder", "KeyCodebook", "fit_codebook", "LatentMapper",
-    "ImagePool", "PatchDiscriminator", "ResnetGenerator",
+    "ImagePool", "PatchDiscriminator", "ResnetGenerator", "GOEmbedEncoder", "GOEmbedOutput",
 ]

@@ -1,0 +1,230 @@
+"""GOEmbed: the gradient-origin embedding, its second-order training path, and the pipeline around it."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from PIL import Image
+
+from latentmapper.data.cameras import OrbitCamera
+from latentmapper.data.render import render_mesh
+from latentmapper.geometry.volume_rendering import camera_tensors
+from latentmapper.goembed_pipeline import GOEmbedPipeline
+from latentmapper.models.goembed import GOEmbedEncoder
+from latentmapper.pipeline_files import PipelineLoadError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))  # the scripts import their helpers flat
+
+YAWS = (0.0, 120.0, 240.0)
+TINY = {
+    "voxel": dict(representation="voxel", resolution=8, channels=(8, 16)),
+    "triplane": dict(representation="triplane", resolution=8, channels=(8, 16)),
+}
+
+
+def tiny_encoder(kind: str = "voxel", **overrides) -> GOEmbedEncoder:
+    torch.manual_seed(0)
+    config = dict(feature_dim=4, decoder_hidden_size=8, image_size=16, samples_per_ray=8, head_channels=4,
+                  head_hidden_size=16, latent_size=6, **TINY[kind])
+    config.update(overrides)
+    return GOEmbedEncoder(**config)
+
+
+def render_views(mesh: trimesh.Trimesh, yaws=YAWS, size: int = 16) -> torch.Tensor:
+    """(V, 3, S, S) in [0, 1]: the dataset's renderer, the dataset's cameras."""
+    images = [np.asarray(render_mesh(mesh, OrbitCamera(yaw), size, supersample=1)) for yaw in yaws]
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def cameras(batch: int, yaws=YAWS, dtype=torch.float32):
+    poses, fovs = camera_tensors(list(yaws), dtype=dtype)
+    return poses[None].expand(batch, -1, -1, -1), fovs[None].expand(batch, -1)
+
+
+@pytest.fixture(scope="module")
+def two_shapes() -> torch.Tensor:
+    box = trimesh.creation.box(extents=(1.0, 0.5, 0.7))
+    ball = trimesh.creation.icosphere(subdivisions=2, radius=0.6)
+    ball.apply_translation((0.2, 0.1, 0.0))
+    return torch.stack([render_views(box), render_views(ball)])  # (2, 3, 3, 16, 16)
+
+
+@pytest.mark.parametrize("kind", ["voxel", "triplane"])
+def test_blank_views_embed_to_exactly_zero(kind, two_shapes):
+    """The zero representation renders exactly white, so white views leave no error, hence no gradient."""
+    model = tiny_encoder(kind)
+    poses, fovs = cameras(2)
+    blank = model.embed(torch.ones(2, 3, 3, 16, 16), poses, fovs)
+    assert blank.shape == (2, *model.representation_shape) and torch.count_nonzero(blank) == 0
+    shapes = model.embed(two_shapes, poses, fovs)
+    assert shapes.abs().amax(dim=tuple(range(1, shapes.dim()))).min() > 0
+
+
+@pytest.mark.parametrize("kind", ["voxel", "triplane"])
+def test_embedding_is_the_gradient_through_the_full_decoder(kind, two_shapes):
+    """The cheap path (linearised decoder, 4-channel look-ups) equals the plain gradient through the MLP."""
+    model = tiny_encoder(kind).double()
+    with torch.no_grad():
+        for p in model.decoder.parameters():
+            p.normal_(0.0, 0.5)
+    views, (poses, fovs) = two_shapes.double(), cameras(2, dtype=torch.float64)
+    origin = torch.zeros(2, *model.representation_shape, dtype=torch.float64, requires_grad=True)
+    (plain,) = torch.autograd.grad(model.rendering_error(origin, views, poses, fovs).sum(), origin)
+    torch.testing.assert_close(model.embed(views, poses, fovs), -plain * model.config.embedding_scale)
+
+
+def test_second_order_gradients_reach_the_decoder(two_shapes):
+    """The latent depends on the rendering MLP only through the gradient; its derivative matches finite differences."""
+    model = tiny_encoder("voxel").double()
+    views, (poses, fovs) = two_shapes.double(), cameras(2, dtype=torch.float64)
+    model.zero_grad()
+    model(views, poses, fovs).latent.sum().backward()
+    weight = model.decoder.out.weight
+    assert weight.grad is not None and weight.grad[1:].abs().sum() > 0  # colour rows carry the embedding
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+    index, eps = (2, 1), 1e-6
+    with torch.no_grad():
+        original = weight[index].item()
+        values = []
+        for step in (eps, -eps):
+            weight[index] = original + step
+            values.append(model(views, poses, fovs).latent.sum().item())
+        weight[index] = original
+    numeric = (values[0] - values[1]) / (2 * eps)
+    assert numeric == pytest.approx(weight.grad[index].item(), rel=1e-4, abs=1e-8)
+
+
+@pytest.mark.parametrize("kind", ["voxel", "triplane"])
+def test_any_number_of_views_and_bad_inputs(kind):
+    model = tiny_encoder(kind, decode_representation=True).eval()
+    for yaws in [(30.0,), YAWS, tuple(range(0, 241, 30))]:
+        poses, fovs = cameras(1, yaws)
+        with torch.no_grad():
+            out = model(torch.rand(1, len(yaws), 3, 32, 32), poses, fovs)  # 32 px views, encoded at 16
+        assert out.latent.shape == (1, 6) and out.representation.shape == (1, *model.representation_shape)
+    assert model.render(out.representation, poses, fovs).shape == (1, 9, 3, 16, 16)
+    with pytest.raises(ValueError, match="poses of shape"):
+        model(torch.rand(1, 2, 3, 16, 16), *cameras(1))
+    with pytest.raises(ValueError, match="square RGB"):
+        model(torch.rand(1, 3, 3, 16, 20), *cameras(1))
+
+
+@pytest.mark.parametrize("kind", ["voxel", "triplane"])
+def test_tiny_encoder_overfits_two_shapes(kind, two_shapes):
+    model = tiny_encoder(kind)
+    targets = torch.tensor([[1.0, -0.5, 0.3, 0.0, 2.0, -1.0], [-1.0, 0.5, 0.0, 0.7, -2.0, 1.0]])
+    model.set_normalization(targets)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    poses, fovs = cameras(2)
+    losses = []
+    for _ in range(60):
+        loss = (model(two_shapes, poses, fovs).latent - targets).abs().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 * losses[0], losses[::10]
+
+
+# ---- the pipeline ----------------------------------------------------------------------------
+def tiny_pipeline():
+    from conftest import build_tiny_pipeline
+
+    dit = build_tiny_pipeline().dit  # any latent decodes to an octahedron
+    encoder = tiny_encoder("voxel", latent_size=dit.config.latent_size)
+    return GOEmbedPipeline(goembed=encoder, dit=dit, category="car")
+
+
+def test_pipeline_round_trip_and_outputs(tmp_path, two_shapes):
+    pipe = tiny_pipeline()
+    images = [Image.fromarray((v.permute(1, 2, 0).numpy() * 255).astype(np.uint8)) for v in two_shapes[0]]
+    one = pipe(images[:1], cameras=[0.0], output_type="latent").latents
+    three = pipe(images, cameras=[OrbitCamera(y) for y in YAWS], output_type="latent").latents
+    assert one.shape == three.shape == (1, pipe.latent_size) and not torch.allclose(one, three)
+
+    pipe.save_pretrained(tmp_path / "pipe")
+    index = json.loads((tmp_path / "pipe" / "model_index.json").read_text())
+    assert index["goembed"] == ["latentmapper.models.goembed", "GOEmbedEncoder"]
+    assert (tmp_path / "pipe" / "README.md").read_text().startswith("---")
+    loaded = GOEmbedPipeline.from_pretrained(tmp_path / "pipe")
+    torch.testing.assert_close(loaded(images, cameras=list(YAWS), output_type="latent").latents, three)
+
+    out = loaded(images, cameras=list(YAWS), resolution=32)
+    assert isinstance(out.meshes[0], trimesh.Trimesh) and out.meshes[0].is_watertight
+    assert loaded(images[0], cameras=0.0, resolution=32, output_type="glb").meshes[0][:4] == b"glTF"
+
+    with pytest.raises(ValueError, match="2 images but 3 cameras"):
+        loaded(images[:2], cameras=list(YAWS))
+    with pytest.raises(ValueError, match="output_type"):
+        loaded(images, cameras=list(YAWS), output_type="mesh")
+    next((tmp_path / "pipe" / "goembed").glob("*.safetensors")).write_bytes(b"garbage")
+    with pytest.raises(PipelineLoadError, match="goembed"):
+        GOEmbedPipeline.from_pretrained(tmp_path / "pipe")
+
+
+# ---- the scripts, end to end on a tiny dataset ---------------------------------------------
+def test_training_evaluation_and_plenoptic_scripts(tmp_path, tiny_record_config):
+    from datasets import load_from_disk
+    from safetensors.torch import save_file
+
+    from latentmapper.data.build import build_dataset
+
+    import evaluate_goembed
+    import plenoptic_check
+    import train_goembed
+
+    data = tmp_path / "car"
+    build_dataset("car", 4, data, config=tiny_record_config, num_workers=1, progress=False)
+    dataset = load_from_disk(str(data))
+    dit = tiny_pipeline().dit
+    dit.save_pretrained(tmp_path / "dit" / "decoder")
+    generator = torch.Generator().manual_seed(0)
+    codes = {sid: torch.randn(dit.config.latent_size, generator=generator)
+             for split in ("train", "validation") for sid in dataset[split]["shape_id"]}
+    save_file(codes, str(tmp_path / "dit" / "latents.safetensors"))
+
+    config = json.loads((Path(train_goembed.__file__).parent / "configs" / "goembed_cpu.json").read_text())
+    config["model"].update(resolution=8, feature_dim=4, channels=[8, 16], head_channels=4, head_hidden_size=16,
+                           image_size=16, samples_per_ray=8, decode_representation=True)
+    config["training"].update(steps=4, batch_size=2, eval_every=2, warmup_steps=1, rerender_weight=0.5)
+    config["plenoptic"].update(train_shapes=2, test_shapes=1, steps=2, batch_size=2,
+                               models={"voxel": {}, "triplane": {"resolution": 8, "channels": [8, 16]}})
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    run = tmp_path / "run"
+    args = ["--dataset", str(data), "--latents", str(tmp_path / "dit"), "--config", str(tmp_path / "config.json"),
+            "--output", str(run)]
+    assert train_goembed.main(args) == 0
+    log = json.loads((run / "goembed_log.json").read_text())
+    assert log["steps"] == 4 and [h["step"] for h in log["history"]] == [2, 4]
+    with pytest.raises(SystemExit, match="--resume"):
+        train_goembed.main(args)
+    pipe = GOEmbedPipeline.from_pretrained(run / "pipeline")
+    assert pipe.config.category == "car" and pipe.goembed.config.image_size == 16
+
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "car.json").write_text(json.dumps({"systems": {"latentmapper": {"seconds_per_image": 1.0}}}))
+    eval_args = ["--category", "car", "--pipeline", str(run / "pipeline"), "--dataset", str(data), "--unseen-sets",
+                 "1", "--resolution", "32", "--emd-points", "32", "--work", str(tmp_path / "eval"),
+                 "--results-dir", str(results)]
+    assert evaluate_goembed.main(eval_args) == 0
+    systems = json.loads((results / "car.json").read_text())["systems"]
+    assert systems["latentmapper"] == {"seconds_per_image": 1.0}  # other rows are kept
+    for row in ("goembed", "goembed_3views"):
+        assert set(systems[row]) == {"fixed_view", "nine_views", "unseen_views", "seconds_per_image"}
+        assert systems[row]["nine_views"]["chamfer_x1e3"] > 0  # the octahedron is never the car
+    record = json.loads(next((tmp_path / "eval" / "per_shape").glob("*.json")).read_text())
+    assert [len(record["goembed"][s]) for s in ("fixed_view", "nine_views", "unseen_views")] == [1, 9, 1]
+    assert [len(e["yaws"]) for e in record["goembed_3views"]["nine_views"]] == [3, 3, 3]
+
+    assert plenoptic_check.main(["--dataset", str(data), "--config", str(tmp_path / "config.json"),
+                                 "--output", str(tmp_path / "plenoptic")]) == 0
+    summary = json.loads((tmp_path / "plenoptic" / "plenoptic.json").read_text())
+    assert set(summary["results"]) == {"voxel/goembed", "voxel/cnn_unprojection", "triplane/goembed",
+                                       "triplane/cnn_unprojection"}
+    assert all(r["psnr_held_out"] > 0 for r in summary["results"].values())
