@@ -1,11 +1,12 @@
 """Photo mode on photo-like test renders: Chamfer with photo mode on vs off vs the clean render.
 
     python train/evaluate_photo_mode.py --pipeline checkpoints/latentmapper-car --translator runs/cyclegan/translator
-        --output runs/photo_eval [--dataset data/car] [--shapes 10] [--views 1 4 7] [--resolution 128] [--detr ID]
+        --output runs/photo_eval [--dataset data/car] [--split test] [--shapes 10] [--views 1 4 7] [--resolution 128]
+        [--detr ID]
 
 For each test shape (the ``test`` split of ``--dataset``, or the procedural shapes that a
-600-shape build assigns to test) and each view, the render is turned into a photo-like
-image (``latentmapper.photo.photo_like``, the same degradations the translator was trained
+600-shape build assigns to test; ``--split validation`` for tuning) and each view, the render
+is turned into a photo-like image (``latentmapper.photo.photo_like``, the same degradations the translator was trained
 on, drawn with a seed per shape and view) and reconstructed five ways:
 
 * ``clean``: the render itself (the reference);
@@ -51,19 +52,19 @@ CONDITIONS = ("clean", "off", "on", "matted", "true_matte", "clean_reframed")
 TARGET_RATIO = 1.3
 
 
-def test_shapes(category: str, dataset: Path | None, count: int):
-    """(shape_id, renders, surface points) of the first ``count`` test shapes."""
+def test_shapes(category: str, dataset: Path | None, count: int, split: str = "test"):
+    """(shape_id, renders, surface points) of the first ``count`` shapes of ``split`` (tune on "validation")."""
     if dataset is not None:
         from datasets import load_from_disk
 
-        rows = load_from_disk(str(dataset))["test"].select_columns(["shape_id", "images", "surface_points"])
+        rows = load_from_disk(str(dataset))[split].select_columns(["shape_id", "images", "surface_points"])
         for row in rows.select(range(min(count, len(rows)))):
             yield row["shape_id"], [im.convert("RGB") for im in row["images"]], np.asarray(row["surface_points"])
         return
     from latentmapper.data.build import shape_seeds, split_of
     from latentmapper.data.records import RecordConfig, procedural_record
 
-    seeds = [s for s, split in zip(shape_seeds(600, 0), split_of(600, 0)) if split == "test"][:count]
+    seeds = [s for s, split_name in zip(shape_seeds(600, 0), split_of(600, 0)) if split_name == split][:count]
     for seed in seeds:
         record = procedural_record(category, seed, RecordConfig(sdf_samples=1000))
         yield record.shape_id, record.images, record.surface_points
@@ -109,8 +110,8 @@ def markdown_table(summary: dict) -> str:
     for key in CONDITIONS:
         ratio = "n/a" if not (c[key] and c["clean"]) else f"{c[key] / c['clean']:.2f}"
         lines.append(f"| {names[key]} | {fmt(c[key])} | {ratio} | {f[key]} |")
-    lines.append(f"\n{summary['shapes']} test shapes, {summary['images']} images; mean matte IoU "
-                 f"{fmt(summary['matte_iou'])}.")
+    lines.append(f"\n{summary['shapes']} {summary.get('split', 'test')} shapes, {summary['images']} images; "
+                 f"mean matte IoU {fmt(summary['matte_iou'])}.")
     return "\n".join(lines) + "\n"
 
 
@@ -126,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pipeline", required=True, help="pipeline folder or hub id")
     parser.add_argument("--translator", type=Path, default=None, help="ResnetGenerator folder (default: the pipeline's)")
     parser.add_argument("--output", required=True, type=Path)
-    parser.add_argument("--dataset", type=Path, default=None, help="a built DatasetDict (its test split); default procedural")
+    parser.add_argument("--dataset", type=Path, default=None,
+                        help="a built DatasetDict (its --split); default procedural shapes")
+    parser.add_argument("--split", default="test", choices=("train", "validation", "test"),
+                        help="which split's shapes (tune on validation, report test once)")
     parser.add_argument("--shapes", type=int, default=10)
     parser.add_argument("--views", type=int, nargs="+", default=[1, 4, 7], help="view indices (yaw 30 x index)")
     parser.add_argument("--resolution", type=int, default=128)
@@ -149,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     cache.mkdir(parents=True, exist_ok=True)
 
     per_shape, examples = [], []
-    shapes = test_shapes(category, args.dataset, args.shapes)
+    shapes = test_shapes(category, args.dataset, args.shapes, args.split)
     for s, (shape_id, renders, gt) in enumerate(tqdm(shapes, total=args.shapes, desc="photo mode", unit="shape")):
         path = cache / f"{shape_id}.json"
         if path.is_file():
@@ -182,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = summarize(per_shape)
     summary.update(pipeline=str(args.pipeline), translator=str(args.translator), views=args.views,
-                   resolution=args.resolution, seed=args.seed, remover=type(remover).__name__,
+                   resolution=args.resolution, seed=args.seed, split=args.split,
+                   remover=type(remover).__name__,
                    seconds=round(time.perf_counter() - started, 1))
     write_json(args.output / "summary.json", summary)
     table = markdown_table(summary)
