@@ -300,3 +300,22 @@ def test_threaded_step_gives_the_batch_gradient():
     assert torch.allclose(threaded["loss"], terms["loss"].detach(), atol=1e-7)
     for a, b in zip(got, expected):
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
+
+
+def test_sample_drawer_takes_its_far_share_beyond_the_clamp():
+    train_dit = load_train_module()
+    gen = torch.Generator().manual_seed(0)
+    sdf = torch.cat([torch.full((300,), -0.05), torch.full((600,), 0.02), torch.full((100,), 0.5)])
+    samples = [torch.cat([torch.randn(1000, 3, generator=gen), sdf[:, None]], dim=1)]
+
+    plain = train_dit.SampleDrawer(samples, 400, balanced=True).draw(0, gen)
+    assert (plain[:, 3] < 0).sum() == 200  # balanced: half inside
+    assert (plain[:, 3] > 0.1).sum() < 60  # far points only as often as among the outside ones (1 in 7)
+
+    drawn = train_dit.SampleDrawer(samples, 400, balanced=True, far_fraction=0.25, far_distance=0.1).draw(0, gen)
+    assert drawn.shape == (400, 4)
+    assert (drawn[:, 3] > 0.1).sum() >= 100  # the far share, plus what the outside half happens to hold
+    assert (drawn[:, 3] < 0).sum() == 150  # the rest still balanced
+
+    with pytest.raises(ValueError, match="far_fraction"):
+        train_dit.SampleDrawer(samples, 400, balanced=True, far_fraction=1.0)

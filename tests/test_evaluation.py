@@ -291,3 +291,14 @@ def test_merge_keeps_other_rows_and_rejects_bad_files(tmp_path):
     path.write_text("{oops")
     with pytest.raises(ValueError, match="not valid JSON"):
         load_json(path, "results")
+
+
+def test_shards_split_the_shapes_between_processes(tiny_dataset):
+    import evaluate
+
+    every = SplitShapes(tiny_dataset, "train").shape_ids
+    shards = [SplitShapes(tiny_dataset, "train", shard=(i, 2)).shape_ids for i in range(2)]
+    assert sorted(shards[0] + shards[1]) == sorted(every) and not set(shards[0]) & set(shards[1])
+    assert evaluate.parse_args(["--category", "car", "--shard", "1/2"]).shard == (1, 2)
+    with pytest.raises(SystemExit):
+        evaluate.parse_args(["--category", "car", "--shard", "2/2"])

@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--systems", nargs="+", default=list(SYSTEM_NAMES), choices=SYSTEM_NAMES)
     parser.add_argument("--seed", type=int, default=0, help="unseen views and point sampling")
     parser.add_argument("--limit", type=int, default=None, help="only the first N test shapes")
+    parser.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                        help="score only every N-th shape from the I-th (0-based) into --work, for N processes "
+                             "in parallel; then run once without --shard to write the results")
     parser.add_argument("--split", default="test")
     parser.add_argument("--dataset", type=Path, default=None, help="default data/<category>")
     parser.add_argument("--pipeline", type=Path, default=None,
@@ -232,6 +235,13 @@ def write_figure(args: argparse.Namespace, shapes: SplitShapes, systems: list) -
     return out
 
 
+def _shard(text: str) -> tuple[int, int]:
+    index, sep, count = text.partition("/")
+    if not (sep and index.isdigit() and count.isdigit() and int(index) < int(count)):
+        raise argparse.ArgumentTypeError(f"expected I/N with 0 <= I < N, got {text!r}")
+    return int(index), int(count)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -239,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         print(write_tables(args))
         return 0
     started = time.perf_counter()
-    shapes = SplitShapes(args.dataset, args.split, args.limit)
+    shapes = SplitShapes(args.dataset, args.split, args.limit, args.shard)
     args.work.mkdir(parents=True, exist_ok=True)
     systems, settings = build_systems(args)
     evaluation = Evaluation(shapes, systems, args.work, unseen_per_shape=args.unseen_per_shape, seed=args.seed,
@@ -249,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
         records = evaluation.run()
     except SettingsMismatch as err:
         raise SystemExit(str(err)) from None
+    if args.shard is not None:
+        print(f"shard {args.shard[0]}/{args.shard[1]}: {len(shapes)} shapes scored into {args.work}; "
+              "run again without --shard to write the results")
+        return 0
     run_info = {"split": args.split, "shapes": len(shapes), "seed": args.seed, "resolution": args.resolution,
                 "unseen_per_shape": args.unseen_per_shape, "emd_points": args.emd_points,
                 "command": " ".join(["train/evaluate.py", *(argv if argv is not None else sys.argv[1:])])}

@@ -55,6 +55,7 @@ TRAINING_DEFAULTS = {
     "shapes_per_batch": 24,
     "samples_per_shape": 5000,
     "balanced_sampling": True,
+    "far_fraction": 0.0,
     "lr_warper": 5e-4,
     "lr_template": 1e-3,
     "lr_codes": 1e-3,
@@ -140,27 +141,43 @@ def load_training_shapes(dataset_dir: str, max_shapes: int | None = None) -> tup
 
 
 class SampleDrawer:
-    """Per-shape random subsets of SDF samples, half inside and half outside when asked."""
+    """Per-shape random subsets of SDF samples: half inside and half outside when asked, and
+    optionally a fixed share from far outside.
 
-    def __init__(self, samples: list[torch.Tensor], count: int, balanced: bool) -> None:
+    ``far_fraction`` of each draw comes from samples farther than ``far_distance`` (the SDF
+    clamp) outside the surface, where the loss only teaches the sign. Near-surface samples
+    dominate the data, so without this share a decoder sees few far points per step and can
+    invent surface there: thin airplanes decoded with wings running on to the grid bounds.
+    """
+
+    def __init__(
+        self, samples: list[torch.Tensor], count: int, balanced: bool, far_fraction: float = 0.0, far_distance: float = 0.1
+    ) -> None:
+        if not 0.0 <= far_fraction < 1.0:
+            raise ValueError(f"far_fraction must be in [0, 1), got {far_fraction}")
         self.samples, self.count, self.balanced = samples, count, balanced
+        self.num_far = int(round(count * far_fraction))
         self.inside = [torch.nonzero(s[:, 3] < 0).squeeze(1) for s in samples]
         self.outside = [torch.nonzero(s[:, 3] >= 0).squeeze(1) for s in samples]
+        self.far = [torch.nonzero(s[:, 3] > far_distance).squeeze(1) for s in samples]
 
     def draw(self, shape: int, gen: torch.Generator) -> torch.Tensor:
         data = self.samples[shape]
-        inside, outside = self.inside[shape], self.outside[shape]
+        inside, outside, far = self.inside[shape], self.outside[shape], self.far[shape]
+        num_far = self.num_far if len(far) else 0
+        count = self.count - num_far
         if self.balanced and len(inside) and len(outside):
-            half = self.count // 2
-            pick = torch.cat(
-                [
-                    inside[torch.randint(len(inside), (half,), generator=gen)],
-                    outside[torch.randint(len(outside), (self.count - half,), generator=gen)],
-                ]
-            )
-            pick = pick[torch.randperm(self.count, generator=gen)]  # the pair term pairs a prefix
+            half = count // 2
+            parts = [
+                inside[torch.randint(len(inside), (half,), generator=gen)],
+                outside[torch.randint(len(outside), (count - half,), generator=gen)],
+            ]
         else:
-            pick = torch.randint(len(data), (self.count,), generator=gen)
+            parts = [torch.randint(len(data), (count,), generator=gen)]
+        if num_far:
+            parts.append(far[torch.randint(len(far), (num_far,), generator=gen)])
+        pick = torch.cat(parts)
+        pick = pick[torch.randperm(self.count, generator=gen)]  # the pair term pairs a prefix
         return data[pick]
 
 
@@ -353,7 +370,8 @@ def train(args: argparse.Namespace) -> Path:
         optimizer.load_state_dict(resume["optimizer"])
     decoder, codes, optimizer = accelerator.prepare(decoder, codes, optimizer)
     device, unwrap = accelerator.device, accelerator.unwrap_model
-    drawer = SampleDrawer(samples, t["samples_per_shape"], t["balanced_sampling"])
+    drawer = SampleDrawer(samples, t["samples_per_shape"], t["balanced_sampling"], t["far_fraction"],
+                          config["model"]["clamp_distance"])
     run = Run(accelerator, decoder, codes, optimizer, drawer, loss_config(config), t)
 
     start_epoch, total_epochs = (resume["epoch"] + 1 if resume else 1), t["epochs"]

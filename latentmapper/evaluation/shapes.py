@@ -76,9 +76,16 @@ def _shape_from_row(row: dict) -> EvalShape:
 
 
 class SplitShapes:
-    """The first ``limit`` shapes of ``split`` in ``dataset_dir``, loaded lazily in dataset order."""
+    """The first ``limit`` shapes of ``split`` in ``dataset_dir``, loaded lazily in dataset order.
 
-    def __init__(self, dataset_dir: str | Path, split: str = "test", limit: int | None = None) -> None:
+    ``shard=(index, count)`` keeps every ``count``-th of those shapes from ``index`` on, so that
+    several processes can share one evaluation.
+    """
+
+    def __init__(
+        self, dataset_dir: str | Path, split: str = "test", limit: int | None = None,
+        shard: tuple[int, int] | None = None,
+    ) -> None:
         from datasets import load_from_disk
 
         self.dataset_dir = Path(dataset_dir)
@@ -92,7 +99,13 @@ class SplitShapes:
         if missing:
             raise ValueError(f"{self.dataset_dir}[{split}] lacks the columns {missing}")
         count = len(rows) if limit is None else min(int(limit), len(rows))
-        self.rows = rows.select_columns(COLUMNS).select(range(count))
+        indices = range(count)
+        if shard is not None:
+            index, shards = shard
+            if not 0 <= index < shards:
+                raise ValueError(f"shard {index}/{shards}: need 0 <= index < count")
+            indices = indices[index::shards]
+        self.rows = rows.select_columns(COLUMNS).select(indices)
         self.shape_ids = [str(s) for s in self.rows["shape_id"]]
 
     def __len__(self) -> int:
