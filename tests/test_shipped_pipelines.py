@@ -16,12 +16,11 @@ from latentmapper.geometry import chamfer_x1e3
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 
-# Chamfer x10^3 bound for one reconstruction, from the test split (128^3, views yaw 0, 120, 240):
-# cars, 46 reconstructions of 16 shapes: mean 4.9, median 3.9, max 11.0; airplanes, 48 of 16
-# shapes: mean 28.7, median 22.1, max 71.1 (the airplane decoder is the weaker; README says so).
-# Each bound is about 1.3x the worst measured value. The second check asks that the mesh be much
-# closer to its own shape than to a shape of the other category.
-MAX_CHAMFER_X1E3 = {"car": 15.0, "airplane": 90.0}
+# Chamfer x10^3 bound for one reconstruction, from the whole test split (hub_cards/results; 60 shapes x
+# the 9 training views at 128^3): cars mean 4.54, max 11.8; airplanes mean 15.7, max 58.4. Each bound is
+# about 1.3x the worst measured value. The second check asks that the mesh be much closer to its own
+# shape than to a shape of the other category.
+MAX_CHAMFER_X1E3 = {"car": 15.0, "airplane": 75.0}
 
 
 def first_test_seed() -> int:
