@@ -34,7 +34,8 @@ from tqdm.auto import tqdm
 
 from stage_utils import REPO_ROOT, write_json
 
-from latentmapper.evaluation.results import merge_systems  # noqa: E402
+from latentmapper.evaluation.loop import SettingsMismatch, check_settings  # noqa: E402
+from latentmapper.evaluation.results import merge_systems, round_score  # noqa: E402
 from latentmapper.evaluation.scores import mean_or_none, median_or_none, score_mesh  # noqa: E402
 from latentmapper.evaluation.shapes import SplitShapes  # noqa: E402
 from latentmapper.evaluation.views import render_view, unseen_cameras  # noqa: E402
@@ -94,16 +95,13 @@ def summarize(records: list[dict], row: str) -> tuple[dict, dict]:
     result, details = {}, {"shapes": len(records), "inputs": {}, "empty_meshes": {}}
     for view_set in VIEW_SETS:
         entries = [e for r in records for e in r[row][view_set]]
-        result[view_set] = {metric: _round(mean_or_none(e[metric] for e in entries))
+        result[view_set] = {metric: round_score(mean_or_none(e[metric] for e in entries))
                             for metric in ("chamfer_x1e3", "emd_x1e2")}
         details["inputs"][view_set] = len(entries)
         details["empty_meshes"][view_set] = sum(e["chamfer_x1e3"] is None for e in entries)
-    result["seconds_per_image"] = _round(median_or_none(e["seconds"] for r in records for e in r[row]["fixed_view"]))
+    seconds = (e["seconds"] for r in records for e in r[row]["fixed_view"])
+    result["seconds_per_image"] = round_score(median_or_none(seconds))
     return result, details
-
-
-def _round(value):
-    return None if value is None else round(float(value), 6)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,11 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     cache.mkdir(parents=True, exist_ok=True)
     settings = {"pipeline": str(args.pipeline), "split": args.split, "unseen_sets": args.unseen_sets,
                 "resolution": args.resolution, "emd_points": args.emd_points, "seed": args.seed}
-    settings_file = work / "settings.json"
-    if settings_file.is_file() and json.loads(settings_file.read_text()) != settings:
-        raise SystemExit(f"{work} holds scores made with other settings ({settings_file}); use another --work "
-                         "or delete it")
-    write_json(settings_file, settings)
+    try:
+        check_settings(work, settings)
+    except SettingsMismatch as err:
+        raise SystemExit(str(err)) from None
 
     pipe = GOEmbedPipeline.from_pretrained(args.pipeline)
     shapes = SplitShapes(dataset, args.split, args.limit)
@@ -153,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         rows[row], details[row] = summarize(records, row)
     one, three = (rows[r]["nine_views"]["chamfer_x1e3"] for r in ("goembed", "goembed_3views"))
     ratio = None if one in (None, 0) or three is None else three / one
-    details["goembed_3views"]["chamfer_ratio_to_single_view"] = _round(ratio)
+    details["goembed_3views"]["chamfer_ratio_to_single_view"] = round_score(ratio)
     details["goembed_3views"]["target_ratio"] = TARGET_RATIO
     details["goembed_3views"]["meets_target"] = None if ratio is None else bool(ratio <= TARGET_RATIO)
     for row in rows:

@@ -24,7 +24,8 @@ from .views import FIXED_YAW, VIEW_SETS
 DIGITS = 6
 
 
-def _round(value: float | None) -> float | None:
+def round_score(value: float | None) -> float | None:
+    """A score as the results files store it (``DIGITS`` decimals), ``None`` kept."""
     return None if value is None else round(float(value), DIGITS)
 
 
@@ -46,23 +47,23 @@ def summarize_system(records: Iterable[dict]) -> tuple[dict, dict]:
     result, details = {}, {"shapes": len(records), "inputs": {}, "empty_meshes": {}, "view_spread": {}}
     for name in VIEW_SETS:
         entries = [v for g in grouped for v in g[name]]
-        result[name] = {"chamfer_x1e3": _round(mean_or_none(v["chamfer_x1e3"] for v in entries)),
-                        "emd_x1e2": _round(mean_or_none(v["emd_x1e2"] for v in entries))}
+        result[name] = {"chamfer_x1e3": round_score(mean_or_none(v["chamfer_x1e3"] for v in entries)),
+                        "emd_x1e2": round_score(mean_or_none(v["emd_x1e2"] for v in entries))}
         details["inputs"][name] = len(entries)
         details["empty_meshes"][name] = sum(v["chamfer_x1e3"] is None for v in entries)
         if name != "fixed_view":
             spread = view_spread([[v["chamfer_x1e3"] for v in g[name]] for g in grouped])
-            details["view_spread"][name] = {k: _round(v) if k != "shapes" else v for k, v in spread.items()}
+            details["view_spread"][name] = {k: round_score(v) if k != "shapes" else v for k, v in spread.items()}
     seconds = [v.get("seconds") for r in records for v in r["views"]]
-    result["seconds_per_image"] = _round(median_or_none(seconds))
+    result["seconds_per_image"] = round_score(median_or_none(seconds))
     yaws = sorted({float(v["yaw"]) for g in grouped for v in g["nine_views"] if "yaw" in v})
     details["chamfer_by_training_yaw"] = {
-        f"{yaw:g}": _round(mean_or_none(v["chamfer_x1e3"] for g in grouped for v in g["nine_views"]
+        f"{yaw:g}": round_score(mean_or_none(v["chamfer_x1e3"] for g in grouped for v in g["nine_views"]
                                         if "yaw" in v and float(v["yaw"]) == yaw)) for yaw in yaws}
     for stage in ("features_s", "mapping_s", "meshing_s", "fitting_s"):
         median = median_or_none(v.get(stage) for r in records for v in r["views"])
         if median is not None:
-            details.setdefault("median_stage_seconds", {})[stage[:-2]] = _round(median)
+            details.setdefault("median_stage_seconds", {})[stage[:-2]] = round_score(median)
     return result, details
 
 
@@ -121,4 +122,4 @@ def write_results(results_path: str | Path, details_path: str | Path, records: d
     return merged, merged_details
 
 
-__all__ = ["load_json", "merge_systems", "summarize_system", "write_results"]
+__all__ = ["load_json", "merge_systems", "round_score", "summarize_system", "write_results"]
