@@ -146,12 +146,25 @@ def test_training_scripts_end_to_end(tmp_path):
     assert json.loads((enc / "vit" / "config.json").read_text())["model_type"] == "vit"
 
     feats = tmp_path / "features"
-    feat_cfg = _config(tmp_path, "features", num_words=5, grid_size=2, codebook_images=20, batch_images=20, chunk_shapes=4)
+    feat_cfg = _config(tmp_path, "features", num_words=5, grid_size=2, codebook_images=20, batch_images=20, chunk_shapes=4,
+                       augment={"copies": 0})
     assert precompute_features.main(["--dataset", str(data), "--encoders", str(enc), "--config", feat_cfg,
                                      "--output", str(feats)]) == 0
     train = load_feature_split(feats, "train")
     assert train.clip.shape == (6, 9, 24) and train.bag.shape == (6, 9, 2 * 5 * (1 + 2 * 2))
     assert train.shape_ids == [f"car-{i:03d}" for i in range(6)]
+    assert not (feats / "features_train_augmented.safetensors").exists()
+    # resuming with augmentation configured adds the augmented views and keeps the clean features
+    clean_mtime = (feats / "features_train.safetensors").stat().st_mtime_ns
+    aug_feat_cfg = _config(tmp_path, "features", num_words=5, grid_size=2, codebook_images=20, batch_images=20,
+                           chunk_shapes=4, augment={"copies": 2, "zoom": [0.8, 1.2], "rotation_deg": 10})
+    assert precompute_features.main(["--dataset", str(data), "--encoders", str(enc), "--config", aug_feat_cfg,
+                                     "--output", str(feats), "--resume"]) == 0
+    assert (feats / "features_train.safetensors").stat().st_mtime_ns == clean_mtime
+    augmented = load_feature_split(feats, "train_augmented")  # two zoomed / rotated copies of every view
+    assert augmented.shape_ids == train.shape_ids and augmented.clip.shape == (6, 18, 24)
+    assert augmented.view_yaw[:4] == [0.0, 0.0, 30.0, 30.0]
+    assert not torch.allclose(augmented.clip[:, ::2], train.clip, atol=1e-3)
 
     ae = tmp_path / "ae"
     ae_cfg = _config(tmp_path, "autoencoder", epochs=3, hidden_dim=32, code_dim=16)
@@ -165,7 +178,7 @@ def test_training_scripts_end_to_end(tmp_path):
     run.mkdir()
     gen = torch.Generator().manual_seed(0)
     save_file({f"car-{i:03d}": torch.randn(8, generator=gen) for i in range(7)}, str(run / "latents.safetensors"))
-    map_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=30, patience=2)
+    map_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=30, patience=2, augmented_views=False)
     out = tmp_path / "mapper"
     assert train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run),
                               "--config", map_cfg, "--output", str(out)]) == 0
@@ -174,6 +187,29 @@ def test_training_scripts_end_to_end(tmp_path):
     assert log["stopped_early"] or log["epochs"] == 30
     mapper = LatentMapper.from_pretrained(out / "mapper")
     assert mapper.config.latent_size == 8 and mapper.config.code_dim == 16 and mapper.config.clip_dim == 24
+
+    # augmented views add rows; without validation codes the held-out shape's copies stay out of training
+    aug_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=3, augmented_views=True)
+    assert train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run),
+                              "--config", aug_cfg, "--output", str(tmp_path / "mapper_aug")]) == 0
+    log = json.loads((tmp_path / "mapper_aug" / "mapper_log.json").read_text())
+    assert log["augmented_rows"] == 6 * 18 and log["training_rows"] == 6 * 9 + 6 * 18
+    train_only = tmp_path / "dit_train_only"
+    train_only.mkdir()
+    save_file({f"car-{i:03d}": torch.randn(8, generator=gen) for i in range(6)}, str(train_only / "latents.safetensors"))
+    assert train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(train_only),
+                              "--config", aug_cfg, "--output", str(tmp_path / "mapper_holdout")]) == 0
+    log = json.loads((tmp_path / "mapper_holdout" / "mapper_log.json").read_text())
+    assert log["augmented_rows"] == 5 * 18 and log["training_rows"] == 5 * 9 + 5 * 18
+    changed = _config(tmp_path, "features", num_words=5, grid_size=2, codebook_images=20, batch_images=20,
+                      chunk_shapes=4, augment={"copies": 3, "zoom": [0.8, 1.2], "rotation_deg": 10})
+    with pytest.raises(SystemExit, match="other augment settings"):
+        precompute_features.main(["--dataset", str(data), "--encoders", str(enc), "--config", changed,
+                                  "--output", str(feats), "--resume"])
+    (feats / "features_train_augmented.safetensors").unlink()
+    with pytest.raises(SystemExit, match="augment"):
+        train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run),
+                           "--config", aug_cfg, "--output", str(tmp_path / "mapper_missing")])
 
 
 def test_evaluation_nearest_neighbour_and_summary():

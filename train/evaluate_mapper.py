@@ -148,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.oracle_latents is not None:
         oracle = load_latents(args.oracle_latents)
+        missing = [sid for sid in shape_ids if sid not in oracle]
+        if missing:
+            raise SystemExit(f"{args.oracle_latents} has no code for {len(missing)} of the {count} {args.split} shapes "
+                             f"(first: {missing[0]}); pass --limit {count - len(missing)} if it holds the first ones, "
+                             "or leave out --oracle-latents to fit them")
     else:
         ids, samples = split_sdf_samples(args.dataset, args.split)
         index = {sid: i for i, sid in enumerate(ids)}

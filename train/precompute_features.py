@@ -11,6 +11,9 @@
 2. Features: for each split, shape and view, the CLIP embedding and the bag vector ->
    ``OUTPUT/features_<split>.safetensors`` with tensors ``clip`` (S, V, 512) and ``bag``
    (S, V, bag_length), and the shape ids and view yaws in its metadata.
+3. With ``augment.copies`` > 0 in the config: the same for that many randomly zoomed and rotated
+   copies of every training view (the paper's augmentation, Sec. 4) ->
+   ``OUTPUT/features_train_augmented.safetensors`` (S, V x copies, ...), extra mapper training rows.
 
 The autoencoder and mapper epochs then cost a few matrix products. Work is cached in chunks
 (``OUTPUT/.partial/``), so a rerun with ``--resume`` continues where it stopped.
@@ -28,9 +31,12 @@ import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+from PIL import Image
 from tqdm.auto import tqdm
 
-from stage_utils import add_common_arguments, feature_file, load_config, make_accelerator, save_component, write_json
+from image_training import random_affine
+from stage_utils import (AUGMENTED_SPLIT, add_common_arguments, feature_file, load_config, make_accelerator,
+                         save_component, write_json)
 
 from datasets import load_from_disk  # noqa: E402  (after stage_utils puts the checkout on sys.path)
 from latentmapper.atomic import atomic_path  # noqa: E402
@@ -76,22 +82,54 @@ def fit_key_codebook(split, extractor: ViTKeyExtractor, config: dict) -> KeyCode
                         batch_size=config["kmeans_batch_size"], seed=config["seed"])
 
 
+def base_settings(settings: dict) -> dict:
+    """What the codebook and the clean features depend on: the augmentation only makes an extra file,
+    so features made before it was configured can be resumed to add it."""
+    config = {k: v for k, v in settings["config"].items() if k not in ("augment", "_comment")}
+    return {**settings, "config": config}
+
+
+def stored_augment(path: Path) -> dict:
+    with safe_open(str(path), framework="pt") as f:
+        return json.loads((f.metadata() or {}).get("augment", "{}"))
+
+
 def _chunk_path(partial: Path, split: str, start: int) -> Path:
     return partial / f"{split}-{start:06d}.safetensors"
 
 
+def augmented_images(images: list, augment: dict, seed: int) -> list:
+    """The paper's training augmentation (random zoom in/out and rotation, white fill) of PIL renders.
+
+    ``augment["copies"]`` copies of each image, grouped per input image: [a0, a1, ..., b0, b1, ...].
+    """
+    copies = int(augment["copies"])
+    pixels = torch.stack([torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1) for image in images])
+    pixels = pixels.repeat_interleave(copies, 0).float() / 255.0
+    generator = torch.Generator().manual_seed(seed)
+    moved = random_affine(pixels, generator, zoom=augment["zoom"], rotation_deg=augment["rotation_deg"])
+    moved = (moved.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return [Image.fromarray(array) for array in moved]
+
+
 @torch.no_grad()
 def featurize_split(name: str, split, clip: ClipEmbedder, extractor: ViTKeyExtractor, codebook: KeyCodebook,
-                    config: dict, partial: Path, out: Path) -> None:
-    """CLIP and bag features of every view of every shape, chunk by chunk, then one file."""
+                    config: dict, partial: Path, out: Path, augment: dict | None = None) -> None:
+    """CLIP and bag features of every view of every shape, chunk by chunk, then one file.
+
+    With ``augment``, each view is replaced by ``augment["copies"]`` randomly zoomed and rotated
+    copies (seeded by the chunk, so a resumed run makes the same ones).
+    """
     chunk = config["chunk_shapes"]
     starts = list(range(0, len(split), chunk))
     for start in tqdm(starts, desc=f"features {name}", unit="chunk"):
         path = _chunk_path(partial, name, start)
-        if path.is_file():
+        if path.is_file() and stored_augment(path) == (augment or {}):
             continue
         rows = split.select(range(start, min(start + chunk, len(split))))
         images = [image for views in rows["images"] for image in views]
+        if augment:
+            images = augmented_images(images, augment, seed=config["seed"] * 1_000_003 + start)
         num_views = len(images) // len(rows)
         clips, bags = [], []
         for i in range(0, len(images), config["batch_images"]):
@@ -101,8 +139,9 @@ def featurize_split(name: str, split, clip: ClipEmbedder, extractor: ViTKeyExtra
             bags.append(codebook.bag(keys.keys, keys.grid).cpu())
         tensors = {"clip": torch.cat(clips).reshape(len(rows), num_views, -1).contiguous(),
                    "bag": torch.cat(bags).reshape(len(rows), num_views, -1).contiguous()}
-        meta = {"shape_ids": json.dumps([str(s) for s in rows["shape_id"]]),
-                "view_yaw": json.dumps([float(y) for y in rows[0]["view_yaw"]])}
+        yaws = [float(y) for y in rows[0]["view_yaw"] for _ in range(num_views // len(rows[0]["view_yaw"]))]
+        meta = {"shape_ids": json.dumps([str(s) for s in rows["shape_id"]]), "view_yaw": json.dumps(yaws),
+                "augment": json.dumps(augment or {})}
         with atomic_path(path) as tmp:
             save_file(tensors, str(tmp), metadata=meta)
     clips, bags, ids, yaw = [], [], [], None
@@ -114,7 +153,7 @@ def featurize_split(name: str, split, clip: ClipEmbedder, extractor: ViTKeyExtra
             yaw = f.metadata()["view_yaw"]
     with atomic_path(out) as tmp:
         save_file({"clip": torch.cat(clips), "bag": torch.cat(bags)}, str(tmp),
-                  metadata={"shape_ids": json.dumps(ids), "view_yaw": yaw})
+                  metadata={"shape_ids": json.dumps(ids), "view_yaw": yaw, "augment": json.dumps(augment or {})})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,8 +176,12 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(out)
         elif not args.resume:
             raise SystemExit(f"{out} holds features: pass --resume to complete them or --overwrite to start again")
-        elif json.loads(info.read_text()) != settings:
+        elif base_settings(json.loads(info.read_text())) != base_settings(settings):
             raise SystemExit(f"{out} was made with other settings ({info}); use --overwrite or another --output")
+        augmented = feature_file(out, AUGMENTED_SPLIT)
+        if augmented.is_file() and stored_augment(augmented) != (config.get("augment") or {}):
+            raise SystemExit(f"{augmented} was made with other augment settings: delete that file to make it again "
+                             "(the other features stay valid)")
     out.mkdir(parents=True, exist_ok=True)
     write_json(info, settings)
 
@@ -166,6 +209,13 @@ def main(argv: list[str] | None = None) -> int:
         if not target.is_file():
             featurize_split(name, split, clip, extractor, codebook, config, partial, target)
         print(f"{name}: {len(split)} shapes -> {target}")
+    augment = config.get("augment") or {}
+    if "train" in dataset and augment.get("copies", 0) > 0:
+        target = feature_file(out, AUGMENTED_SPLIT)
+        if not target.is_file():
+            featurize_split(AUGMENTED_SPLIT, dataset["train"], clip, extractor, codebook, config, partial, target,
+                            augment=augment)
+        print(f"{AUGMENTED_SPLIT}: {augment['copies']} zoomed / rotated copies of each training view -> {target}")
     shutil.rmtree(partial, ignore_errors=True)
     print(f"done in {time.perf_counter() - start_time:.0f} s")
     return 0

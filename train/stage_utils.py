@@ -240,6 +240,9 @@ class FeatureSplit:
         return int(self.clip.shape[1])
 
 
+AUGMENTED_SPLIT = "train_augmented"  # zoomed / rotated copies of the training views (precompute_features.py)
+
+
 def feature_file(features_dir: Path, split: str) -> Path:
     return Path(features_dir) / f"features_{split}.safetensors"
 

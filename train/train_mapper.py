@@ -23,8 +23,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from stage_utils import (FeatureSplit, add_common_arguments, checkpoint_for, fit_vector_model, load_config,
-                         load_feature_split, load_latents, make_accelerator, save_component, write_json)
+from stage_utils import (AUGMENTED_SPLIT, FeatureSplit, add_common_arguments, checkpoint_for, feature_file,
+                         fit_vector_model, load_config, load_feature_split, load_latents, make_accelerator,
+                         save_component, write_json)
 
 from latentmapper.models.autoencoder import DescriptorAutoencoder  # noqa: E402
 from latentmapper.models.mapper import LatentMapper  # noqa: E402
@@ -82,6 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     val_split = load_feature_split(args.features, "validation")
     train_code, train_clip, train_target, train_keep = rows_with_latents(
         train_split, latents, encode_bags(autoencoder, train_split.bag))
+    augmented_rows = 0
+    if config.get("augmented_views", False):
+        if not feature_file(args.features, AUGMENTED_SPLIT).is_file():
+            raise SystemExit(f"the config asks for augmented views but {args.features} has none: run "
+                             "precompute_features.py with augment.copies > 0, or set augmented_views to false")
+        extra = load_feature_split(args.features, AUGMENTED_SPLIT)
+        extra_code, extra_clip, extra_target, _ = rows_with_latents(extra, latents, encode_bags(autoencoder, extra.bag))
+        augmented_rows = len(extra_code)
     if not train_keep:
         raise SystemExit(f"none of the {len(train_split.shape_ids)} training shapes has a latent in {args.latents}")
     if len(train_keep) < len(train_split.shape_ids):
@@ -97,9 +106,20 @@ def main(argv: list[str] | None = None) -> int:
         mask[rows] = False
         val_code, val_clip, val_target = train_code[~mask], train_clip[~mask], train_target[~mask]
         train_code, train_clip, train_target = train_code[mask], train_clip[mask], train_target[mask]
+        if augmented_rows:  # the held-out shapes' augmented views must not train the model either
+            copies = extra.num_views
+            extra_mask = torch.ones(len(extra_code), dtype=torch.bool)
+            extra_mask[(held[:, None] * copies + torch.arange(copies)).flatten()] = False
+            extra_code, extra_clip, extra_target = extra_code[extra_mask], extra_clip[extra_mask], extra_target[extra_mask]
+            augmented_rows = len(extra_code)
         validation = f"{len(held)} held-out training shapes (no validation latents given)"
         accelerator.print(f"warning: no latents for the validation shapes; early stopping on {validation}")
-    accelerator.print(f"mapper: {len(train_code)} training rows ({train_split.num_views} views per shape), "
+    clean_clip, clean_target = train_clip, train_target  # the nearest-neighbour diagnostic below uses real views
+    if augmented_rows:
+        train_code, train_clip = torch.cat([train_code, extra_code]), torch.cat([train_clip, extra_clip])
+        train_target = torch.cat([train_target, extra_target])
+    accelerator.print(f"mapper: {len(train_code)} training rows ({train_split.num_views} views per shape"
+                      f"{f', {augmented_rows} augmented' if augmented_rows else ''}), "
                       f"early stopping on {len(val_code)} rows of the {validation}")
 
     torch.manual_seed(config["seed"])
@@ -120,11 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     if accelerator.is_main_process:
         mean_l1 = float(F.l1_loss(train_target.mean(0).expand_as(val_target), val_target))
-        nearest = (F.normalize(val_clip, dim=-1) @ F.normalize(train_clip, dim=-1).T).argmax(1)
-        nn_l1 = float(F.l1_loss(train_target[nearest], val_target))
+        nearest = (F.normalize(val_clip, dim=-1) @ F.normalize(clean_clip, dim=-1).T).argmax(1)
+        nn_l1 = float(F.l1_loss(clean_target[nearest], val_target))
         summary = {"epochs": state["epoch"], "stopped_early": state["stopped_early"], "best_epoch": state["best_epoch"],
                    "val_l1": state["best_val"], "val_l1_mean_latent": mean_l1, "val_l1_clip_nearest_neighbour": nn_l1,
-                   "validation": validation, "config": config, "history": state["history"]}
+                   "validation": validation, "training_rows": len(train_code), "augmented_rows": augmented_rows,
+                   "config": config, "history": state["history"]}
         write_json(args.output / "mapper_log.json", summary)
         accelerator.print(f"mapper: best validation L1 {state['best_val']:.4g} at epoch {state['best_epoch']} "
                           f"(mean latent {mean_l1:.4g}, CLIP nearest neighbour {nn_l1:.4g}) -> {best_dir}")
