@@ -88,10 +88,18 @@ def test_framing_reference_looks_up_the_framing_of_similar_silhouettes(tmp_path)
     assert side == pytest.approx(49 / 64, abs=0.01) and centre[0] == pytest.approx(0.5, abs=0.01)
     side, centre = reference.lookup(ellipse(100, (10, 10, 30, 70)))  # a tall one
     assert np.allclose(np.exp(render_framing(masks[-1])[0]), side, atol=0.01)
-    write_tables({"blob": reference}, "test", tmp_path / "tables.py")
+    assert reference.lookup_shading(masks[0]) is None  # built from masks alone
+    # with the renders, the shading of the most similar silhouette comes back
+    renders = [np.full((64, 64, 3), 255, np.uint8) for _ in masks]
+    for k, (render, mask) in enumerate(zip(renders, masks)):
+        render[mask] = 60 + 20 * k
+    shaded = FramingReference.from_masks(masks, neighbours=1, renders=renders)
+    mean, std = shaded.lookup_shading(ellipse(100, (10, 10, 30, 70)))
+    assert mean == pytest.approx(60 + 20 * 6, abs=0.5) and std == pytest.approx(0, abs=0.1)
+    write_tables({"blob": reference, "shaded": shaded}, "test", tmp_path / "tables.py")
     namespace: dict = {}
     exec((tmp_path / "tables.py").read_text().replace("from .framing", "from latentmapper.photo.framing"), namespace)
-    assert namespace["FRAMING_TABLES"]["blob"] == reference
+    assert namespace["FRAMING_TABLES"] == {"blob": reference, "shaded": shaded}
 
 
 def test_prepare_photo_rejects_an_empty_or_misshapen_matte():
@@ -120,6 +128,33 @@ def test_a_render_passes_through_unchanged_in_shape():
     """The renders' own framing is a fixed point: matte exact, object only rescaled."""
     render = _white_render()
     assert _iou(ClassicalMatting()(render) > 0.5, render_mask(render)) == 1.0
+
+
+def test_match_shading_makes_the_object_grey_with_the_target_level():
+    from latentmapper.photo import match_shading
+
+    image, truth = _object_image()
+    out = np.asarray(match_shading(image, truth.astype(np.float32), 140.0, 25.0, tint=(-1.0, -1.0, 2.0)), np.float64)
+    assert np.allclose(out[truth].mean(0), (139, 139, 142), atol=1.5)
+    assert np.allclose(out[truth].std(0), 25.0, atol=1.5)
+    assert np.abs(out[truth][:, 2] - out[truth][:, 0] - 3.0).max() <= 1.0  # grey plus the tint
+
+
+def test_prepare_photo_keeps_a_render_s_own_grey_level():
+    """Photo mode matches shading to renders of the same silhouette, so a render keeps its own level
+    (the category-wide statistics would pull every view to one level)."""
+    from latentmapper.data import RecordConfig
+    from latentmapper.data.records import procedural_record
+    from latentmapper.photo import RENDER_COLOURS
+
+    record = procedural_record("car", 7, RecordConfig(sdf_samples=500, surface_samples=50, mesh_resolution=64))
+    global_mean = np.mean(RENDER_COLOURS["car"][0])
+    for view in (0, 3, 6):
+        render = record.images[view]
+        own = np.asarray(render.convert("L"), np.float64)[render_mask(render)].mean()
+        out = prepare_photo(render, category="car")
+        level = np.asarray(out.convert("L"), np.float64)[render_mask(out)].mean()
+        assert abs(level - own) < max(6.0, 0.5 * abs(own - global_mean)), view
 
 
 def test_match_colours_gives_the_object_the_target_statistics():

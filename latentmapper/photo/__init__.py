@@ -19,7 +19,7 @@ from PIL import Image
 
 from ..image_io import ImageLike, load_image
 from .framing import RENDER_CENTER, FramingReference, composite_on_white, render_mask
-from .colour import match_colours
+from .colour import match_colours, match_shading
 from .framing_tables import FRAMING_TABLES, RENDER_COLOURS
 from .matting import ClassicalMatting
 from .photo_like import PhotoLikeConfig, make_photo_like, synthesize_photo_like
@@ -60,7 +60,8 @@ def prepare_photo(
             airplane), the longest side and the centre are instead looked up among that category's
             training renders with the most similar silhouettes (a car from the front is half as
             wide as from the side); ``foreground_ratio`` is then not used. With ``colours`` the
-            object's colours are also matched to the category's renders (see ``colour``).
+            object is also turned grey and its grey level matched to that of those renders
+            (see ``colour``; the category's overall colours when no shading was measured).
         size: side of the square output in pixels (the renders are 128).
     """
     image = load_image(image)
@@ -73,7 +74,11 @@ def prepare_photo(
         if category not in FRAMING_TABLES:
             raise ValueError(f"no render framing measured for category {category!r}; known: {sorted(FRAMING_TABLES)}")
         foreground_ratio, center = FRAMING_TABLES[category].lookup(alpha)
-        if colours and category in RENDER_COLOURS:
+        shading = FRAMING_TABLES[category].lookup_shading(alpha) if colours else None
+        if shading is not None:
+            mean = RENDER_COLOURS.get(category, ((0.0, 0.0, 0.0),))[0]
+            image = match_shading(image, alpha, *shading, tint=tuple(np.subtract(mean, np.mean(mean))))
+        elif colours and category in RENDER_COLOURS:
             image = match_colours(image, alpha, *RENDER_COLOURS[category])
         return composite_on_white(image, alpha, size=size, foreground_ratio=min(1.0, foreground_ratio), center=center)
     return composite_on_white(image, alpha, size=size, foreground_ratio=foreground_ratio)
@@ -81,7 +86,7 @@ def prepare_photo(
 
 __all__ = [
     "BackgroundRemover", "ClassicalMatting", "FRAMING_TABLES", "FramingReference", "PhotoLikeConfig", "RENDER_CENTER",
-    "RENDER_COLOURS", "match_colours",
+    "RENDER_COLOURS", "match_colours", "match_shading",
     "RENDER_FOREGROUND_RATIO", "composite_on_white", "load_background_remover", "make_photo_like", "prepare_photo",
     "render_mask", "synthesize_photo_like",
 ]

@@ -8,12 +8,22 @@ colours say little about the shape anyway, so photo mode maps the matted object'
 statistics onto those of the category's renders (``RENDER_COLOURS``, measured by
 ``python -m latentmapper.photo fit-framing``), as colour transfer by moment matching does.
 Same test: degraded 10.2 -> 7.1 after matching; a clean render pays 5.5 -> 6.7 for it.
+
+That price comes from the view: the renders' grey level moves with it (car object mean 125-161,
+std 20-34 between the 2nd and 98th percentile of training renders), and the encoders read it.
+So where the category's reference holds the shading of its renders, photo mode
+(:func:`match_shading`) turns the object grey and matches its grey level to that of renders
+with the most similar silhouettes instead. On 10 validation cars x 3 views (shipped car
+pipeline): clean renders through photo mode 1.22x -> 1.01x their Chamfer; photo-like images
+1.53x -> 1.40x.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+
+from .framing import LUMA
 
 
 def match_colours(image: Image.Image, alpha: np.ndarray, mean, std) -> Image.Image:
@@ -27,10 +37,23 @@ def match_colours(image: Image.Image, alpha: np.ndarray, mean, std) -> Image.Ima
     return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8))
 
 
+def match_shading(image: Image.Image, alpha: np.ndarray, mean: float, std: float,
+                  tint: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> Image.Image:
+    """``image`` in grey, its object's grey level (alpha > 0.5) shifted and scaled to ``mean``/``std``,
+    plus ``tint`` per channel (the renders' slight colour cast)."""
+    grey = np.asarray(image.convert("RGB"), dtype=np.float64) @ LUMA
+    inside = np.asarray(alpha) > 0.5
+    if not inside.any():
+        raise ValueError("the matte is empty: no object was found in the image")
+    pixels = grey[inside]
+    out = (grey - pixels.mean()) / max(pixels.std(), 1.0) * std + mean
+    return Image.fromarray(np.clip(out[..., None] + np.asarray(tint) + 0.5, 0, 255).astype(np.uint8))
+
+
 def object_colour_statistics(images, masks) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and standard deviation of the object pixels of renders (with their masks)."""
     pixels = np.concatenate([np.asarray(im.convert("RGB"), np.float64)[m] for im, m in zip(images, masks)])
     return tuple(round(float(v), 2) for v in pixels.mean(0)), tuple(round(float(v), 2) for v in pixels.std(0))
 
 
-__all__ = ["match_colours", "object_colour_statistics"]
+__all__ = ["match_colours", "match_shading", "object_colour_statistics"]

@@ -52,12 +52,14 @@ def framing_errors(reference: FramingReference, train: list[np.ndarray], test: l
 def write_tables(references: dict[str, FramingReference], command: str, path: Path = TABLES_FILE,
                  colours: dict[str, tuple] | None = None) -> None:
     lines = [f'"""Render framing references, measured by ``{command}``.', "",
-             "Generated: rerun the command rather than editing. Each holds float16 silhouette features and",
-             'framings of training renders, base64-encoded (see ``framing.FramingReference``)."""', "",
+             "Generated: rerun the command rather than editing. Each holds float16 silhouette features,",
+             'framings and shadings of training renders, base64-encoded (see ``framing.FramingReference``)."""', "",
              "from .framing import FramingReference", "", "FRAMING_TABLES = {"]
     for category, ref in sorted(references.items()):
         lines.append(f'    "{category}": FramingReference(')
-        for name in ("features", "framing"):
+        for name in ("features", "framing", "shading"):
+            if not getattr(ref, name):
+                continue
             chunks = textwrap.wrap(getattr(ref, name), 100)
             lines.append(f"        {name}=(")
             lines += [f'            "{chunk}"' for chunk in chunks]
@@ -76,7 +78,7 @@ def fit_framing(datasets: list[str | Path], command: str, path: Path = TABLES_FI
     for dataset in datasets:
         category, images, train = split_silhouettes(dataset, "train")
         _, _, test = split_silhouettes(dataset, "test")
-        reference = FramingReference.from_masks(train)
+        reference = FramingReference.from_masks(train, renders=images)
         references[category] = reference
         colours[category] = object_colour_statistics(images[::7], train[::7])
         report[category] = {"train_renders": len(train), "test_renders": len(test),
