@@ -60,6 +60,13 @@ def rows_with_latents(split: FeatureSplit, latents: dict[str, torch.Tensor], cod
     return code, clip, target, keep
 
 
+def rows_of_shapes(shapes: torch.Tensor, views: int, total: int) -> torch.Tensor:
+    """(total,) bool mask of the per-view rows (``views`` consecutive rows per shape) of ``shapes``."""
+    mask = torch.zeros(total, dtype=torch.bool)
+    mask[(shapes[:, None] * views + torch.arange(views)).flatten()] = True
+    return mask
+
+
 def mapping_loss(model: LatentMapper, code: torch.Tensor, clip: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(model(code, clip), target)
 
@@ -83,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     val_split = load_feature_split(args.features, "validation")
     train_code, train_clip, train_target, train_keep = rows_with_latents(
         train_split, latents, encode_bags(autoencoder, train_split.bag))
+    if not train_keep:
+        raise SystemExit(f"none of the {len(train_split.shape_ids)} training shapes has a latent in {args.latents}")
+    if len(train_keep) < len(train_split.shape_ids):
+        accelerator.print(f"warning: {len(train_split.shape_ids) - len(train_keep)} training shapes have no latent; skipped")
     augmented_rows = 0
     if config.get("augmented_views", False):
         if not feature_file(args.features, AUGMENTED_SPLIT).is_file():
@@ -91,26 +102,18 @@ def main(argv: list[str] | None = None) -> int:
         extra = load_feature_split(args.features, AUGMENTED_SPLIT)
         extra_code, extra_clip, extra_target, _ = rows_with_latents(extra, latents, encode_bags(autoencoder, extra.bag))
         augmented_rows = len(extra_code)
-    if not train_keep:
-        raise SystemExit(f"none of the {len(train_split.shape_ids)} training shapes has a latent in {args.latents}")
-    if len(train_keep) < len(train_split.shape_ids):
-        accelerator.print(f"warning: {len(train_split.shape_ids) - len(train_keep)} training shapes have no latent; skipped")
     val_code, val_clip, val_target, val_keep = rows_with_latents(val_split, latents, encode_bags(autoencoder, val_split.bag))
     validation = "validation split"
     if not val_keep:
         views = train_split.num_views
         order = torch.randperm(len(train_keep), generator=torch.Generator().manual_seed(config["seed"]))
         held = order[: max(1, round(len(train_keep) * config["holdout_fraction"]))]
-        rows = (held[:, None] * views + torch.arange(views)).flatten()
-        mask = torch.ones(len(train_code), dtype=torch.bool)
-        mask[rows] = False
+        mask = ~rows_of_shapes(held, views, len(train_code))
         val_code, val_clip, val_target = train_code[~mask], train_clip[~mask], train_target[~mask]
         train_code, train_clip, train_target = train_code[mask], train_clip[mask], train_target[mask]
         if augmented_rows:  # the held-out shapes' augmented views must not train the model either
-            copies = extra.num_views
-            extra_mask = torch.ones(len(extra_code), dtype=torch.bool)
-            extra_mask[(held[:, None] * copies + torch.arange(copies)).flatten()] = False
-            extra_code, extra_clip, extra_target = extra_code[extra_mask], extra_clip[extra_mask], extra_target[extra_mask]
+            keep = ~rows_of_shapes(held, extra.num_views, len(extra_code))
+            extra_code, extra_clip, extra_target = extra_code[keep], extra_clip[keep], extra_target[keep]
             augmented_rows = len(extra_code)
         validation = f"{len(held)} held-out training shapes (no validation latents given)"
         accelerator.print(f"warning: no latents for the validation shapes; early stopping on {validation}")

@@ -26,15 +26,22 @@ from PIL import Image
 from .framing import LUMA
 
 
-def match_colours(image: Image.Image, alpha: np.ndarray, mean, std) -> Image.Image:
-    """``image`` with its object's pixels (alpha > 0.5) shifted and scaled per channel to ``mean``/``std``."""
-    rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
+def _moment_matched(values: np.ndarray, alpha: np.ndarray, mean, std) -> np.ndarray:
+    """``values`` (H, W) or (H, W, C) shifted and scaled so the object's (alpha > 0.5) have ``mean``/``std``."""
     inside = np.asarray(alpha) > 0.5
     if not inside.any():
         raise ValueError("the matte is empty: no object was found in the image")
-    pixels = rgb[inside]
-    out = (rgb - pixels.mean(0)) / np.maximum(pixels.std(0), 1.0) * np.asarray(std) + np.asarray(mean)
-    return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8))
+    pixels = values[inside]
+    return (values - pixels.mean(0)) / np.maximum(pixels.std(0), 1.0) * np.asarray(std) + np.asarray(mean)
+
+
+def _to_image(values: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.clip(values + 0.5, 0, 255).astype(np.uint8))
+
+
+def match_colours(image: Image.Image, alpha: np.ndarray, mean, std) -> Image.Image:
+    """``image`` with its object's pixels (alpha > 0.5) shifted and scaled per channel to ``mean``/``std``."""
+    return _to_image(_moment_matched(np.asarray(image.convert("RGB"), dtype=np.float64), alpha, mean, std))
 
 
 def match_shading(image: Image.Image, alpha: np.ndarray, mean: float, std: float,
@@ -42,12 +49,7 @@ def match_shading(image: Image.Image, alpha: np.ndarray, mean: float, std: float
     """``image`` in grey, its object's grey level (alpha > 0.5) shifted and scaled to ``mean``/``std``,
     plus ``tint`` per channel (the renders' slight colour cast)."""
     grey = np.asarray(image.convert("RGB"), dtype=np.float64) @ LUMA
-    inside = np.asarray(alpha) > 0.5
-    if not inside.any():
-        raise ValueError("the matte is empty: no object was found in the image")
-    pixels = grey[inside]
-    out = (grey - pixels.mean()) / max(pixels.std(), 1.0) * std + mean
-    return Image.fromarray(np.clip(out[..., None] + np.asarray(tint) + 0.5, 0, 255).astype(np.uint8))
+    return _to_image(_moment_matched(grey, alpha, mean, std)[..., None] + np.asarray(tint))
 
 
 def object_colour_statistics(images, masks) -> tuple[tuple[float, ...], tuple[float, ...]]:
