@@ -1,25 +1,34 @@
 """Photo mode: make a real photo look like the renders the models were trained on.
 
-``latentmapper.photo.prepare_photo`` removes the background offline (classical matting),
-matches the object's colours to the category's renders and frames it like them; then, when
-the pipeline carries a real-to-synthetic translator (a CycleGAN generator), it translates
-the result. The shipped pipelines carry none yet: the CPU-trained translator changed
-nothing measurable (see README, "Real photos"), so photo mode is the preparation alone.
+``latentmapper.photo.prepare_photo`` removes the background with the shipped matting U-Net
+(``checkpoints/photo-matting``; the classical matting where a checkout lacks it), matches
+the object's grey level and framing to the category's renders; then, when the pipeline
+carries a real-to-synthetic translator (a CycleGAN generator), it translates the result.
+The shipped pipelines carry none: the CPU-trained translator changed nothing measurable
+(see README, "Real photos"), so photo mode is the preparation alone.
 """
 
 from __future__ import annotations
 
+import functools
+
 from PIL import Image
 
-from latentmapper.photo import FRAMING_TABLES, prepare_photo
+from latentmapper.photo import FRAMING_TABLES, BackgroundRemover, default_background_remover, prepare_photo
 
 PHOTO_MODE_LABEL = "Photo mode"
-PHOTO_MODE_NOTE = ("For real photos: remove the background, match colours and framing to the renders "
-                   "(and translate to render style when the model has a translator). About 1 s more.")
+PHOTO_MODE_NOTE = ("For real photos: remove the background, match the grey level and framing to the renders "
+                   "(and translate to render style when the model has a translator). About 0.1 s more.")
+
+
+@functools.lru_cache(maxsize=1)
+def background_remover() -> BackgroundRemover:
+    """The Space's remover, loaded once: the shipped matting U-Net, else the classical matting."""
+    return default_background_remover()
 
 
 def apply_photo_mode(pipeline, image: Image.Image) -> Image.Image:
     """The render-like image photo mode makes of ``image`` for ``pipeline``'s category."""
     category = str(getattr(pipeline.config, "category", ""))
-    framed = prepare_photo(image, category=category if category in FRAMING_TABLES else None)
+    framed = prepare_photo(image, remover=background_remover(), category=category if category in FRAMING_TABLES else None)
     return pipeline.translate([framed])[0] if pipeline.translator is not None else framed

@@ -48,3 +48,9 @@ def test_shipped_pipeline_reconstructs_a_test_render(category, test_shapes):
     other = test_shapes["airplane" if category == "car" else "car"].surface_points
     assert own < MAX_CHAMFER_X1E3[category]
     assert own < 0.5 * chamfer_x1e3(mesh, other)  # it is this shape, not any shape
+
+
+def test_committed_weights_stay_within_the_30_mb_budget():
+    weights = list(CHECKPOINTS.rglob("*.safetensors"))
+    assert weights, "no shipped weights found"
+    assert sum(path.stat().st_size for path in weights) < 30e6

@@ -2,7 +2,7 @@
 
     python train/evaluate_photo_mode.py --pipeline checkpoints/latentmapper-car --translator runs/cyclegan/translator
         --output runs/photo_eval [--dataset data/car] [--split test] [--shapes 10] [--views 1 4 7] [--resolution 128]
-        [--detr ID]
+        [--remover classical | MATTING_PATH | DETR_ID]
 
 For each test shape (the ``test`` split of ``--dataset``, or the procedural shapes that a
 600-shape build assigns to test; ``--split validation`` for tuning) and each view, the render
@@ -11,7 +11,8 @@ on, drawn with a seed per shape and view) and reconstructed five ways:
 
 * ``clean``: the render itself (the reference);
 * ``off``: the photo-like image as it is (photo mode off);
-* ``on``: photo mode: ``prepare_photo`` with the pipeline's category (background removal,
+* ``on``: photo mode: ``prepare_photo`` with the pipeline's category (background removal by
+  ``--remover``, default the shipped matting U-Net,
   colours matched to the renders', framing looked up among the renders), then the pipeline
   with ``real_to_synthetic=True`` (the translator);
 * ``matted``: ``prepare_photo`` only, no translation (what the translator adds);
@@ -22,7 +23,8 @@ on, drawn with a seed per shape and view) and reconstructed five ways:
 Chamfer (x10^3) against the shape's surface samples; a reconstruction without a surface
 is a failure, left out of the means and counted. Also reported: the matte's IoU with the
 true silhouette. Targets (issue 8): ``on`` at most 1.3x ``clean`` and below ``off``.
-Per-shape results are cached in ``OUTPUT/per_shape/`` (resumable); ``OUTPUT/summary.json``,
+Per-shape results are cached in ``OUTPUT/per_shape/`` (resumable; ``OUTPUT/settings.json``
+refuses a resume with other settings); ``OUTPUT/summary.json``,
 ``OUTPUT/summary.md`` and ``OUTPUT/examples.png`` (render | photo | prepared | translated).
 """
 
@@ -42,9 +44,10 @@ from tqdm.auto import tqdm
 from stage_utils import write_json
 
 from latentmapper.atomic import atomic_path  # noqa: E402
+from latentmapper.evaluation.loop import SettingsMismatch, check_settings  # noqa: E402
 from latentmapper.geometry import EmptySurfaceError, chamfer_x1e3  # noqa: E402
 from latentmapper.models.cyclegan import ResnetGenerator  # noqa: E402
-from latentmapper.photo import load_background_remover, prepare_photo  # noqa: E402
+from latentmapper.photo import SHIPPED_MATTING, default_background_remover, load_background_remover, prepare_photo  # noqa: E402
 from latentmapper.photo.photo_like import PhotoLikeConfig, synthesize_photo_like  # noqa: E402
 from latentmapper.pipeline import LatentMapperPipeline  # noqa: E402
 
@@ -135,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--views", type=int, nargs="+", default=[1, 4, 7], help="view indices (yaw 30 x index)")
     parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0, help="seed of the photo-like degradations")
-    parser.add_argument("--detr", default=None, help="DETR panoptic id/path for background removal (default: classical)")
+    parser.add_argument("--remover", "--detr", dest="remover", default=None,
+                        help="background removal: a matting U-Net or DETR panoptic model by path or hub id, or "
+                             "'classical' (default: the shipped matting U-Net, else the classical matting)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     started = time.perf_counter()
@@ -147,10 +152,19 @@ def main(argv: list[str] | None = None) -> int:
     if pipe.translator is None:
         raise SystemExit("no translator: pass --translator (train/train_cyclegan.py output/translator)")
     category = pipe.config.category
-    remover = load_background_remover(args.detr, category=category) if args.detr else load_background_remover()
+    remover = (load_background_remover(args.remover, category=category) if args.remover
+               else default_background_remover())
+    remover_name = args.remover or ("checkpoints/photo-matting" if SHIPPED_MATTING.is_dir() else "classical")
     config = PhotoLikeConfig()
     cache = args.output / "per_shape"
     cache.mkdir(parents=True, exist_ok=True)
+    try:  # cached per-shape scores are only reused when made the same way
+        check_settings(args.output, {"pipeline": str(args.pipeline), "translator": str(args.translator),
+                                     "remover": remover_name, "views": args.views, "seed": args.seed,
+                                     "resolution": args.resolution, "split": args.split,
+                                     "dataset": str(args.dataset)})
+    except SettingsMismatch as err:
+        raise SystemExit(str(err)) from None
 
     per_shape, examples = [], []
     shapes = test_shapes(category, args.dataset, args.shapes, args.split)
@@ -187,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(per_shape)
     summary.update(pipeline=str(args.pipeline), translator=str(args.translator), views=args.views,
                    resolution=args.resolution, seed=args.seed, split=args.split,
-                   remover=type(remover).__name__,
+                   remover=remover_name,
                    seconds=round(time.perf_counter() - started, 1))
     write_json(args.output / "summary.json", summary)
     table = markdown_table(summary)

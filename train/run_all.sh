@@ -13,6 +13,8 @@
 #                codebook + features, then the autoencoder
 #   3. per category: mapper (early stopping on the validation codes), then the pipeline is
 #      assembled in fp16 into OUT/latentmapper-<category>
+#   4. the photo-mode matting U-Net on all categories' photo-like renders (25 min), its fp16
+#      weights copied into OUT/photo-matting
 # Logs go to RUNS/logs/; the wall time of each stage is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -96,4 +98,7 @@ for c in $CATEGORIES; do
     --features "$RUNS/$c/features" --autoencoder "$RUNS/$c/autoencoder" --mapper "$RUNS/$c/mapper" \
     --dit "$RUNS/$c/dit" --fp16 --output "$OUT/latentmapper-$c"
 done
+stage photo-matting $PY train/train_matting.py --dataset "${encoder_data[@]}" --preset "$PRESET" \
+  --output "$RUNS/matting" --resume --fp16
+mkdir -p "$OUT/photo-matting" && cp "$RUNS/matting/matting/"* "$OUT/photo-matting/"
 echo "all stages done in $(( (SECONDS - began) / 60 )) min $(( (SECONDS - began) % 60 )) s"

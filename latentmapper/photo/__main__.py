@@ -2,7 +2,7 @@
 
     python -m latentmapper.photo stand-in --out runs/cyclegan/data --dataset data/car data/airplane
     python -m latentmapper.photo stand-in --out runs/cyclegan/data --category car --num-shapes 200
-    python -m latentmapper.photo prepare photo.jpg -o prepared.png --category car [--detr facebook/detr-resnet-50-panoptic]
+    python -m latentmapper.photo prepare photo.jpg -o prepared.png --category car [--remover checkpoints/photo-matting]
     python -m latentmapper.photo fit-framing --dataset data/car data/airplane
 """
 
@@ -12,6 +12,9 @@ import argparse
 import itertools
 import sys
 from pathlib import Path
+
+REMOVER_HELP = ("background removal: a matting U-Net or a DETR panoptic model by path or hub id, or 'classical' "
+                "(default: the shipped matting U-Net, checkpoints/photo-matting, where the checkout has it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     stand_in.add_argument("--build-size", type=int, default=600, help="procedural: the build whose train split is used")
     stand_in.add_argument("--views-per-shape", type=int, default=2)
     stand_in.add_argument("--seed", type=int, default=0)
-    stand_in.add_argument("--detr", default=None, help="DETR panoptic id/path for background removal (default: classical)")
+    stand_in.add_argument("--remover", "--detr", dest="remover", default=None, help=REMOVER_HELP)
 
     fit = sub.add_parser("fit-framing", help="measure the renders' framing and write framing_tables.py")
     fit.add_argument("--dataset", type=Path, nargs="+", required=True, help="saved DatasetDicts, one per category")
@@ -37,13 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--category", default=None, help="frame by silhouette area as this category's renders")
     prepare.add_argument("--foreground-ratio", type=float, default=None)
     prepare.add_argument("--size", type=int, default=128)
-    prepare.add_argument("--detr", default=None, help="DETR panoptic id/path (default: classical matting)")
+    prepare.add_argument("--remover", "--detr", dest="remover", default=None, help=REMOVER_HELP)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from . import RENDER_FOREGROUND_RATIO, load_background_remover, prepare_photo
+    from . import RENDER_FOREGROUND_RATIO, default_background_remover, load_background_remover, prepare_photo
     from .stand_in import build_stand_in, dataset_renders, procedural_renders
 
     try:
@@ -60,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                 count = args.num_shapes or 200
                 sources.append(procedural_renders(category, count, build_size=args.build_size))
                 total += count
-            remover = load_background_remover(args.detr) if args.detr else None
+            remover = load_background_remover(args.remover) if args.remover else default_background_remover()
             counts = build_stand_in(args.out, itertools.chain(*sources), views_per_shape=args.views_per_shape,
                                     seed=args.seed, remover=remover, total=total or None)
             print(f"stand-in photo domain in {args.out}: {counts['photos']} photos, {counts['renders']} renders")
@@ -76,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"object colour mean/std {numbers['colour']}")
             print(f"wrote {TABLES_FILE}")
         else:
-            remover = load_background_remover(args.detr, category=args.category) if args.detr else None
+            remover = (load_background_remover(args.remover, category=args.category) if args.remover
+                       else default_background_remover())
             ratio = args.foreground_ratio or RENDER_FOREGROUND_RATIO
             category = None if args.foreground_ratio else args.category
             prepare_photo(args.image, ratio, remover, category=category, size=args.size).save(args.output)

@@ -110,7 +110,7 @@ class ClassicalMatting:
         if far.mean() > 0.02:
             return None
         mask = np.abs(rgb - color).max(axis=-1) > self.backdrop_tolerance
-        return ndimage.binary_fill_holes(_object_parts(ndimage.binary_opening(mask) | (mask & ~band)))
+        return ndimage.binary_fill_holes(object_parts(ndimage.binary_opening(mask) | (mask & ~band)))
 
     def _features(self, rgb: np.ndarray) -> np.ndarray:
         """Slightly smoothed colour in [0, 1]: what the mixtures model (sensor noise averaged out)."""
@@ -176,12 +176,12 @@ class ClassicalMatting:
 
     def _clean(self, mask: np.ndarray, prior: np.ndarray) -> np.ndarray:
         """Specks off (by size: an opening would also erase a wing), then the object's
-        connected parts (see ``_object_parts``), holes filled."""
+        connected parts (see ``object_parts``), holes filled."""
         labels, count = ndimage.label(mask)
         if count:
             sizes = ndimage.sum(mask, labels, index=np.arange(1, count + 1))
             mask = np.isin(labels, np.flatnonzero(sizes >= self.speck_size) + 1)
-        return ndimage.binary_fill_holes(_object_parts(mask, weight=np.exp(prior)))
+        return ndimage.binary_fill_holes(object_parts(mask, weight=np.exp(prior)))
 
     def __call__(self, image: Image.Image) -> np.ndarray:
         # one BLAS thread: the mixtures are small, and on a shared CPU extra threads cost ~10x (measured)
@@ -251,7 +251,7 @@ def _min_cut(ratio: np.ndarray, pairs, hard_background: np.ndarray, scale: float
     return mask[:n].reshape(shape)
 
 
-def _object_parts(mask: np.ndarray, keep_fraction: float = 0.15, weight: np.ndarray | None = None) -> np.ndarray:
+def object_parts(mask: np.ndarray, keep_fraction: float = 0.15, weight: np.ndarray | None = None) -> np.ndarray:
     """The connected parts of ``mask`` that make up the object: the largest and any at least
     ``keep_fraction`` of its size (a car's wheels may separate from its body at low resolution).
     With ``weight`` (e.g. a centre prior) parts are compared by their summed weight, not their area."""
@@ -263,4 +263,4 @@ def _object_parts(mask: np.ndarray, keep_fraction: float = 0.15, weight: np.ndar
     return np.isin(labels, keep)
 
 
-__all__ = ["ClassicalMatting"]
+__all__ = ["ClassicalMatting", "object_parts"]
