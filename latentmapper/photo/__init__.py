@@ -62,25 +62,19 @@ def default_background_remover() -> BackgroundRemover:
 
 def _is_matting_unet(name_or_path: str | Path, **hub_kwargs) -> bool:
     """Whether the checkpoint's config names diffusers' ``UNet2DModel`` (DETR's names ``model_type``)."""
-    import json
+    from diffusers import UNet2DModel
 
     folder = Path(name_or_path)
-    if folder.is_dir():
-        config = folder / "config.json"
-        if not config.is_file():
-            raise OSError(f"{folder} holds no config.json: not a background-removal checkpoint")
-    else:
-        from huggingface_hub import hf_hub_download
-
-        keep = {k: hub_kwargs[k] for k in ("revision", "cache_dir", "token", "local_files_only") if k in hub_kwargs}
-        try:
-            config = Path(hf_hub_download(str(name_or_path), "config.json", **keep))
-        except Exception:  # offline or not a repo: let the DETR loader give its own error
-            return False
+    if folder.is_dir() and not (folder / "config.json").is_file():
+        raise OSError(f"{folder} holds no config.json: not a background-removal checkpoint")
+    keep = {k: hub_kwargs[k] for k in ("revision", "cache_dir", "token", "local_files_only") if k in hub_kwargs}
     try:
-        return json.loads(config.read_text()).get("_class_name") == "UNet2DModel"
-    except (OSError, ValueError) as err:
-        raise OSError(f"cannot read {config}: {err}") from err
+        config = UNet2DModel.load_config(str(name_or_path), **keep)
+    except OSError:
+        if folder.is_dir():  # a local config that cannot be read: say so
+            raise
+        return False  # offline or not a repo: let the DETR loader give its own error
+    return config.get("_class_name") == "UNet2DModel"
 
 
 def prepare_photo(
