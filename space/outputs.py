@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import itertools
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -18,14 +20,18 @@ REQUESTS_DIR = OUTPUT_DIR / "requests"  # one sub-folder per request, pruned
 STARTUP_DIR = OUTPUT_DIR / "startup"  # what the page shows when it opens, kept
 KEEP_REQUESTS = 64
 _lock = threading.Lock()
+_sequence = itertools.count()
 
 
 def request_folder(root: Path = REQUESTS_DIR, keep: int = KEEP_REQUESTS) -> Path:
-    """A new empty folder under ``root`` for one request's files; the oldest beyond ``keep`` are removed."""
-    folder = root / uuid.uuid4().hex
+    """A new empty folder under ``root`` for one request's files; the oldest beyond ``keep`` are removed.
+
+    Names start with the creation time in nanoseconds and a sequence number, so they sort in
+    creation order (folder mtimes can tie: several folders made within one clock tick)."""
     with _lock:
+        folder = root / f"{time.time_ns():020d}-{next(_sequence):08d}-{uuid.uuid4().hex[:12]}"
         folder.mkdir(parents=True)
-        folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        folders = sorted(p for p in root.iterdir() if p.is_dir())
         for old in folders[: max(0, len(folders) - keep)]:
             if old != folder:
                 shutil.rmtree(old, ignore_errors=True)
