@@ -160,7 +160,7 @@ class LatentMapperPipeline(DiffusionPipeline):
     ) -> None:
         """Components (safetensors), ``model_index.json`` and the model card as README.md.
 
-        ``model_card``: extra card fields (``evaluation``, ``training_data``, ``repo_id``).
+        ``model_card``: extra card fields (``evaluation``, ``training_data``, ``repo_id``, ``results``).
         With ``push_to_hub=True`` the folder is then uploaded (``repo_id``, ``token``, ``private``,
         ``commit_message``, ``create_pr`` in kwargs), card included.
         """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -45,8 +46,13 @@ def test_assembles_a_loadable_fp16_pipeline(tmp_path):
     argv = [arg for name, path in folders.items() for arg in (f"--{name}", str(path))]
     evaluation = tmp_path / "evaluation.md"
     evaluation.write_text("| method | Chamfer |\n| --- | --- |\n| 3D-LatentMapper | 4.9 |\n")
+    results = tmp_path / "car.json"  # the DIT's fit (train/benchmark.py --results) for the card's DIT fit section
+    results.write_text(json.dumps({"systems": {}, "dit_fit": {"oracle_test": {
+        "shapes": 60, "chamfer_x1e3": 4.4, "identification_top1": 0.5,
+        "constant": {"shapes": 60, "chamfer_x1e3": 6.1, "identification_top1": 0.0167}}}}))
     out = tmp_path / "shipped"
-    assert main([*argv, "--output", str(out), "--fp16", "--category", "car", "--evaluation", str(evaluation)]) == 0
+    assert main([*argv, "--output", str(out), "--fp16", "--category", "car", "--evaluation", str(evaluation),
+                 "--results", str(results)]) == 0
 
     pipe = LatentMapperPipeline.from_pretrained(out)
     assert type(pipe.clip) is CLIPVisionModelWithProjection and pipe.config.category == "car"
@@ -59,4 +65,6 @@ def test_assembles_a_loadable_fp16_pipeline(tmp_path):
     image = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
     expected = reference(image, output_type="latent").latents
     assert torch.allclose(pipe(image, output_type="latent").latents, expected, atol=1e-2 * expected.abs().max().item())
-    assert "| 3D-LatentMapper | 4.9 |" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "| 3D-LatentMapper | 4.9 |" in card
+    assert "| Oracle on the test split (code fitted to the shape) | 60 | 4.400 | 0.500 | 6.100 | 0.017 | 0.721 |" in card

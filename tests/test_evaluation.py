@@ -1,7 +1,9 @@
-"""Evaluation (issue 7): every system end to end on a tiny dataset, metrics by hand, tables from the JSON."""
+"""Evaluation (issues 7, 17): every system end to end on a tiny dataset, metrics by hand, tables from the JSON,
+the constant answer, top-1 identification and the means per family."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -18,19 +20,22 @@ from conftest import build_tiny_pipeline
 from latentmapper.data import RecordConfig
 from latentmapper.data.build import build_dataset
 from latentmapper.data.cameras import TRAINING_YAWS
-from latentmapper.evaluation import (SplitShapes, load_json, merge_systems, results_markdown, score_mesh,
-                                     score_points, summarize_system, unseen_cameras, update_card, view_spread,
-                                     write_results)
-from latentmapper.evaluation.predictors import System
-from latentmapper.evaluation.tables import CARD_END, CARD_START
+from latentmapper.evaluation import (ConstantSystem, Evaluation, Gallery, SplitShapes, central_training_shape,
+                                     dit_fit_markdown, identification_top1, load_json, merge_key, merge_systems,
+                                     most_central, results_markdown, score_mesh, score_points, summarize_system,
+                                     unseen_cameras, update_card, view_spread, write_results)
+from latentmapper.evaluation.cross import identified
+from latentmapper.evaluation.predictors import Prediction, System
+from latentmapper.evaluation.tables import CARD_END, CARD_START, DIT_FIT_END, DIT_FIT_START
 from latentmapper.evaluation.views import render_view
-from latentmapper.geometry import chamfer_x1e3, emd_x1e2, latent_to_mesh, sample_surface_points
+from latentmapper.geometry import chamfer_distance, chamfer_x1e3, emd_x1e2, latent_to_mesh, sample_surface_points
 from latentmapper.models.baselines import AtlasNet, ImNetBaseline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
 
 TINY_RESNET = dict(image_size=32, embedding_size=8, hidden_sizes=(8, 16), depths=(1, 1))
-SYSTEMS = ["latentmapper", "imnet", "atlasnet25", "nearest_neighbour", "oracle"]
+SYSTEMS = ["latentmapper", "imnet", "atlasnet25", "nearest_neighbour", "oracle", "constant"]
+VIEW_KEYS = {"chamfer_x1e3", "emd_x1e2", "identification_top1"}
 
 
 @pytest.fixture(scope="module")
@@ -95,17 +100,31 @@ def test_every_system_end_to_end_merges_results_and_resumes(tiny_dataset, tiny_m
     results = json.loads((results_dir / "car.json").read_text())
     assert set(results) == {"systems"}
     assert results["systems"]["goembed"] == goembed  # another tool's row is kept as it was
+    shape = SplitShapes(tiny_dataset, "test")[0]
+    family = SplitShapes(tiny_dataset, "test").families()[shape.shape_id]
     for name in SYSTEMS:
         entry = results["systems"][name]
-        assert set(entry) == {"fixed_view", "nine_views", "unseen_views", "seconds_per_image"}
+        assert set(entry) == {"fixed_view", "nine_views", "unseen_views", "seconds_per_image", "by_family"}
         for view_set in ("fixed_view", "nine_views", "unseen_views"):
-            assert set(entry[view_set]) == {"chamfer_x1e3", "emd_x1e2"}
+            assert set(entry[view_set]) == VIEW_KEYS
             assert entry[view_set]["chamfer_x1e3"] > 0 and entry[view_set]["emd_x1e2"] > 0
-        assert (entry["seconds_per_image"] is None) == (name == "oracle")
+            assert entry[view_set]["identification_top1"] == 1.0  # one test shape: nothing else to be nearer to
+            assert entry["by_family"][family][view_set]["chamfer_x1e3"] == entry[view_set]["chamfer_x1e3"]
+        assert entry["by_family"][family]["shapes"] == 1
+        assert (entry["seconds_per_image"] is None) == (name in ("oracle", "constant"))
+
+    # the constant answer is the training shape with the lowest mean Chamfer to the other training shapes
+    train = SplitShapes(tiny_dataset, "train").surface_points()
+    means = {a: np.mean([chamfer_distance(pa, pb) for b, pb in train.items() if b != a]) for a, pa in train.items()}
+    central = min(means, key=means.get)
+    constant = json.loads((tmp_path / "work" / "constant" / f"{shape.shape_id}.json").read_text())
+    assert [v["answer"] for v in constant["views"]] == [central]
+    answer = SplitShapes(tiny_dataset, "train")[list(train).index(central)].mesh()
+    assert results["systems"]["constant"]["nine_views"]["chamfer_x1e3"] == pytest.approx(
+        chamfer_x1e3(sample_surface_points(answer, 5000, seed=0), shape.surface_points), rel=1e-5)
 
     # the tiny DIT decodes every latent to the same octahedron: all latent systems score it identically,
     # and that score is the metric computed here by hand from the same mesh and ground truth
-    shape = SplitShapes(tiny_dataset, "test")[0]
     records = {n: json.loads((tmp_path / "work" / n / f"{shape.shape_id}.json").read_text()) for n in SYSTEMS}
     assert [v["kind"] for v in records["latentmapper"]["views"]] == ["training"] * 9 + ["unseen"] * 2
     assert [v["yaw"] for v in records["imnet"]["views"][:9]] == list(TRAINING_YAWS)
@@ -123,6 +142,8 @@ def test_every_system_end_to_end_merges_results_and_resumes(tiny_dataset, tiny_m
     details = load_json(results_dir / "car_details.json", "details")
     assert text == results_markdown(load_json(results_dir / "car.json", "results"), details, "car")
     assert "| GOEmbed (1 view) | 9.500 | 9.000 | 9.750 | 4.250 | 4.000 | 4.500 |" in text
+    assert "| Constant (most central training shape) | 1.000 | 1.000 | 1.000 |" in text  # identification, 1 shape
+    assert "| GOEmbed (1 view) | - | - | - |" in text and f"| system | {family} (1) |" in text
     card_text = card.read_text()
     assert card_text.count(CARD_START) == 1 and text.rstrip() in card_text and "## Limitations\n\n- some" in card_text
     (results_dir / "car.md").unlink()
@@ -135,10 +156,22 @@ def test_every_system_end_to_end_merges_results_and_resumes(tiny_dataset, tiny_m
     # resume: nothing is predicted again and the results are identical
     before = (results_dir / "car.json").read_bytes()
     monkeypatch.setattr(System, "predict", lambda *a: pytest.fail("a finished shape was predicted again"))
-    for cls in ("LatentMapperSystem", "ImNetSystem", "AtlasNetSystem", "NearestNeighbourSystem", "OracleSystem"):
+    for cls in ("LatentMapperSystem", "ImNetSystem", "AtlasNetSystem", "NearestNeighbourSystem", "OracleSystem",
+                "ConstantSystem"):
         monkeypatch.setattr(f"latentmapper.evaluation.predictors.{cls}.predict", System.predict)
     assert evaluate.main(args) == 0
     assert (results_dir / "car.json").read_bytes() == before
+
+    # ... but a cached record without the cross distances (made before identification) is predicted again
+    record_file = tmp_path / "work" / "imnet" / f"{shape.shape_id}.json"
+    complete = record_file.read_text()
+    stale = json.loads(complete)
+    for view in stale["views"]:
+        del view["cross_chamfer_x1e3"]
+    record_file.write_text(json.dumps(stale))
+    with pytest.raises(pytest.fail.Exception, match="predicted again"):
+        evaluate.main(args)
+    record_file.write_text(complete)
 
     # other settings on the same work folder are refused, naming what differs, and so are retrained weights
     with pytest.raises(SystemExit, match="seed"):
@@ -209,9 +242,12 @@ def test_summaries_by_hand():
                    view("unseen", 15.0, 5.0, 6.0, 0.2)]},
     ]
     result, details = summarize_system(records)
-    assert result["fixed_view"] == {"chamfer_x1e3": 1.5, "emd_x1e2": 1.5}
-    assert result["nine_views"] == {"chamfer_x1e3": 2.0, "emd_x1e2": 2.0}
-    assert result["unseen_views"] == {"chamfer_x1e3": 5.0, "emd_x1e2": 6.0}  # the empty one is left out ...
+    # records without cross distances (made before issue 17) cannot tell identification: None, not 0 or 1
+    assert result["fixed_view"] == {"chamfer_x1e3": 1.5, "emd_x1e2": 1.5, "identification_top1": None}
+    assert result["nine_views"] == {"chamfer_x1e3": 2.0, "emd_x1e2": 2.0, "identification_top1": None}
+    assert result["unseen_views"] == {"chamfer_x1e3": 5.0, "emd_x1e2": 6.0,  # the empty one is left out ...
+                                      "identification_top1": None}
+    assert "by_family" not in result  # no families given
     assert details["empty_meshes"]["unseen_views"] == 1  # ... and counted
     assert result["seconds_per_image"] == pytest.approx(0.4)  # median of 0.1 0.2 0.3 0.5 0.7 0.9
     assert details["view_spread"]["nine_views"] == {"mean_std": 0.5, "mean_max_minus_min": 1.0, "shapes": 2}
@@ -219,7 +255,8 @@ def test_summaries_by_hand():
 
     oracle, _ = summarize_system([{"views": [{"kind": "shape", "chamfer_x1e3": 1.0, "emd_x1e2": 3.0, "seconds": None}]},
                                   {"views": [{"kind": "shape", "chamfer_x1e3": 2.0, "emd_x1e2": 5.0, "seconds": None}]}])
-    assert oracle["fixed_view"] == oracle["nine_views"] == oracle["unseen_views"] == {"chamfer_x1e3": 1.5, "emd_x1e2": 4.0}
+    assert oracle["fixed_view"] == oracle["nine_views"] == oracle["unseen_views"] == {
+        "chamfer_x1e3": 1.5, "emd_x1e2": 4.0, "identification_top1": None}
     assert oracle["seconds_per_image"] is None
     assert view_spread([[1.0, None], [2.0, 4.0, 3.0]])["mean_max_minus_min"] == 2.0
 
@@ -302,3 +339,256 @@ def test_shards_split_the_shapes_between_processes(tiny_dataset):
     assert evaluate.parse_args(["--category", "car", "--shard", "1/2"]).shard == (1, 2)
     with pytest.raises(SystemExit):
         evaluate.parse_args(["--category", "car", "--shard", "2/2"])
+
+
+# ---- issue 17: the constant answer, top-1 identification, means per family, the DIT's fit -------------
+def _point(x: float) -> np.ndarray:
+    return np.array([[x, 0.0, 0.0]])
+
+
+def test_the_constant_answer_is_the_shape_nearest_on_average_not_the_median():
+    # single points: Chamfer(a, b) = 2 |a - b|^2. Mean to the others: x=0: 70, x=1: 55.3, x=2: 46, x=10: 163.3
+    points = {"a": _point(0.0), "b": _point(1.0), "c": _point(2.0), "d": _point(10.0)}
+    shape_id, mean = most_central(points)
+    assert shape_id == "c"  # not "b", the median position
+    assert mean == pytest.approx(1e3 * (8 + 2 + 128) / 3)
+
+
+def test_central_training_shape_by_brute_force_and_its_cache(tiny_dataset, tmp_path):
+    train = SplitShapes(tiny_dataset, "train")
+    points = train.surface_points()
+    means = {a: np.mean([chamfer_distance(pa, pb) for b, pb in points.items() if b != a]) for a, pa in points.items()}
+    cache = tmp_path / "constant_choice.json"
+    choice = central_training_shape(train, cache)
+    assert choice["shape_id"] == min(means, key=means.get) and choice["candidates"] == len(points)
+    assert choice["mean_chamfer_x1e3"] == pytest.approx(1e3 * min(means.values()), rel=1e-5)
+    stored = json.loads(cache.read_text())
+    stored["choice"]["shape_id"] = "from-the-cache"
+    cache.write_text(json.dumps(stored))
+    assert central_training_shape(train, cache)["shape_id"] == "from-the-cache"  # reused while its key matches
+    first_two = central_training_shape(train, cache, candidates=2)  # another key: computed again
+    assert first_two["candidates"] == 2 and first_two["shape_id"] in train.shape_ids[:2]
+
+
+def test_identification_by_hand():
+    gallery = ["a", "b", "c"]
+    assert identified("a", {"a": 1.0, "b": 2.0, "c": 3.0}, gallery) is True
+    assert identified("b", {"a": 1.0, "b": 2.0, "c": 3.0}, gallery) is False
+    assert identified("a", {"a": 1.0, "b": 1.0, "c": 3.0}, gallery) is False  # a tie is not "nearer"
+    assert identified("a", None, gallery) is False  # no surface: not identified
+    assert identified("a", {"a": 1.0, "b": 2.0}, gallery) is None  # c unknown: cannot be told
+    constant = {"a": 5.0, "b": 4.0, "c": 6.0}  # the same answer for every input: only b is identified
+    assert identification_top1([(s, constant) for s in gallery], gallery) == pytest.approx(1 / 3)
+    assert identification_top1([("a", {"a": 1.0, "b": 2.0})], gallery) is None
+    pred = np.random.default_rng(0).normal(size=(3000, 3))
+    cross = Gallery({"own": pred, "shifted": pred + 0.05}).chamfer_x1e3(pred)
+    assert cross["own"] < cross["shifted"]
+
+
+class _Truth(System):
+    """Predicts the shape's own ground-truth mesh from every training view, and counts its calls."""
+
+    name = "truth"
+    calls = 0
+
+    def predict(self, image, shape):
+        type(self).calls += 1
+        return Prediction(shape.mesh(), 0.0)
+
+
+def test_identification_is_one_for_the_truth_and_one_in_n_for_a_constant(tiny_dataset, tmp_path):
+    shapes = SplitShapes(tiny_dataset, "train")  # 4 shapes
+    constant = ConstantSystem(SplitShapes(tiny_dataset, "validation")[0])
+    work = tmp_path / "work"
+
+    def run(split: SplitShapes) -> dict:
+        evaluation = Evaluation(split, [_Truth(), constant], work, unseen_per_shape=0, emd_points=16,
+                                figure_shapes=0, progress=False)
+        return evaluation.run()
+
+    _Truth.calls = 0
+    run(SplitShapes(tiny_dataset, "train", limit=2))
+    assert _Truth.calls == 2 * 9
+    records = run(shapes)  # a bigger gallery: the first two shapes lack distances to the others, so are redone
+    assert _Truth.calls == (2 + 4) * 9
+    assert run(shapes) == records and _Truth.calls == 6 * 9  # complete: nothing predicted again
+
+    results, _ = write_results(tmp_path / "car.json", tmp_path / "car_details.json", records,
+                               families=shapes.families())
+    truth, const = results["systems"]["truth"], results["systems"]["constant"]
+    assert truth["fixed_view"]["identification_top1"] == truth["nine_views"]["identification_top1"] == 1.0
+    assert truth["unseen_views"]["identification_top1"] is None  # no unseen views were made
+    for view_set in ("fixed_view", "nine_views", "unseen_views"):
+        assert const[view_set]["identification_top1"] == 0.25
+
+    # means per family: the shapes of each family, grouped by the dataset's parameters
+    families = shapes.families()
+    from datasets import load_from_disk
+    rows = load_from_disk(str(tiny_dataset))["train"]
+    assert families == {sid: json.loads(p)["subtype"] for sid, p in zip(rows["shape_id"], rows["params"])}
+    for family in set(families.values()):
+        members = [r for r in records["truth"] if families[r["shape_id"]] == family]
+        expected = np.mean([v["chamfer_x1e3"] for r in members for v in r["views"]])
+        assert truth["by_family"][family]["shapes"] == len(members)
+        assert truth["by_family"][family]["nine_views"]["chamfer_x1e3"] == pytest.approx(expected, abs=1e-6)
+
+    # a record made before the cross distances were kept is predicted again, and only that one
+    path = work / "truth" / f"{shapes.shape_ids[3]}.json"
+    stale = json.loads(path.read_text())
+    for view in stale["views"]:
+        del view["cross_chamfer_x1e3"]
+    path.write_text(json.dumps(stale))
+    assert run(shapes) == records and _Truth.calls == 7 * 9
+
+
+def test_means_per_family_by_hand():
+    def record(shape_id, *cds):
+        return {"shape_id": shape_id, "views": [{"kind": "training", "yaw": 30.0 * i, "chamfer_x1e3": cd,
+                                                 "emd_x1e2": 1.0, "seconds": 0.1} for i, cd in enumerate(cds)]}
+
+    records = [record("s1", 1.0, 3.0), record("s2", 10.0, 20.0), record("s3", 5.0, None), record("s4", 7.0, 7.0)]
+    result, _ = summarize_system(records, {"s1": "sedan", "s2": "van", "s3": "sedan"})
+    by_family = result["by_family"]
+    assert list(by_family) == ["sedan", "unknown", "van"]  # s4 has no family
+    assert by_family["sedan"]["shapes"] == 2 and by_family["sedan"]["nine_views"]["chamfer_x1e3"] == 3.0
+    assert by_family["sedan"]["fixed_view"]["chamfer_x1e3"] == 3.0  # yaw 0 of s1 and s3: (1 + 5) / 2
+    assert by_family["van"]["nine_views"]["chamfer_x1e3"] == 15.0 and by_family["unknown"]["shapes"] == 1
+
+
+def _dit_fit() -> dict:
+    def row(cd, top1, const_cd, const_top1, shapes):
+        return {"shapes": shapes, "chamfer_x1e3": cd, "identification_top1": top1,
+                "constant": {"shapes": shapes - 1, "chamfer_x1e3": const_cd, "identification_top1": const_top1},
+                "by_family": {"sedan": {"shapes": 2, "chamfer_x1e3": cd, "constant_chamfer_x1e3": const_cd}}}
+
+    return {"train_from_codes": row(3.0, 0.5, 6.0, 0.25, 5), "oracle_test": row(4.0, 0.25, 5.0, 0.2, 4),
+            "constant_shape": "car-000000007"}
+
+
+def test_new_rows_and_tables_render_and_old_files_keep_their_text():
+    results = _results()
+    old_text = results_markdown(results, None, "car")
+    assert "identification" not in old_text and "per family" not in old_text and "DIT fit" not in old_text
+    for name, top1, families in (("latentmapper", 0.75, {"sedan": 2.0, "van": 9.0}), ("imnet", None, None)):
+        for view_set in ("fixed_view", "nine_views", "unseen_views"):
+            results["systems"][name][view_set]["identification_top1"] = top1
+        if families:
+            results["systems"][name]["by_family"] = {f: {"shapes": 3 if f == "sedan" else 1, "nine_views": {
+                "chamfer_x1e3": cd}} for f, cd in families.items()}
+    results["systems"]["constant"] = {s: {"chamfer_x1e3": 6.0, "emd_x1e2": 3.0, "identification_top1": 0.25}
+                                      for s in ("fixed_view", "nine_views", "unseen_views")}
+    results["systems"]["constant"].update(seconds_per_image=None, by_family={"sedan": {"shapes": 3, "nine_views": {
+        "chamfer_x1e3": 5.5}}, "van": {"shapes": 1, "nine_views": {"chamfer_x1e3": 7.0}}})
+    results["dit_fit"] = _dit_fit()
+    text = results_markdown(results, None, "car")
+    assert "| Constant (most central training shape) | 6.000 | 6.000 | 6.000 | 3.000 | 3.000 | 3.000 |" in text
+    assert "| Constant (most central training shape) | - |" in text  # Table 5: it takes no time
+    rows = [line for line in text.splitlines() if line.startswith("| Oracle") or line.startswith("| Constant")]
+    assert rows[0].startswith("| Oracle") and rows[1].startswith("| Constant")  # after the oracle, before GOEmbed
+    assert "| system | top-1 identification, fixed view (yaw 0) | top-1 identification, 9 training views |" in text
+    assert "| 3D-LatentMapper | 0.750 | 0.750 | 0.750 |" in text
+    assert "| IM-NET-style (ResNet -> DIT latent) | - | - | - |" in text  # not measured: shown as such
+    assert "| Constant (most central training shape) | 0.250 | 0.250 | 0.250 |" in text
+    assert "| system | sedan (3) | van (1) |" in text
+    assert "| 3D-LatentMapper | 2.000 | 9.000 |" in text
+    assert "| Constant (most central training shape) | 5.500 | 7.000 |" in text
+    assert "| DIT training shapes from their codes | 5 | 3.000 | 0.500 | 6.000 | 0.250 | 0.500 |" in text
+    assert "| Oracle on the test split (code fitted to the shape) | 4 | 4.000 | 0.250 | 5.000 | 0.200 | 0.800 |" in text
+    assert "| sedan | 3.000 | 6.000 | 4.000 | 5.000 |" in text and "`car-000000007`" in text
+    without = results_markdown(results, None, "car", include_dit_fit=False)
+    assert "DIT training shapes" not in without and "| 3D-LatentMapper | 0.750 |" in without
+    only_test = {"systems": {}, "dit_fit": {"oracle_test": _dit_fit()["oracle_test"]}}  # one row is enough
+    assert "| Oracle on the test split" in dit_fit_markdown(only_test) and "from their codes" not in \
+        dit_fit_markdown(only_test)
+    assert dit_fit_markdown({"systems": {}}) == dit_fit_markdown({"systems": {}, "dit_fit": {}}) == ""
+
+
+@pytest.mark.parametrize("category", ["car", "airplane"])
+def test_committed_results_still_load_and_regenerate_their_tables(category, tmp_path):
+    """The shipped results files predate issue 17: --tables-only still works on them and gives their text."""
+    import evaluate
+
+    shipped = Path(__file__).resolve().parents[1] / "hub_cards" / "results"
+    for name in (f"{category}.json", f"{category}_details.json"):
+        (tmp_path / name).write_text((shipped / name).read_text())
+    assert evaluate.main(["--category", category, "--tables-only", "--results-dir", str(tmp_path)]) == 0
+    assert (tmp_path / f"{category}.md").read_text() == (shipped / f"{category}.md").read_text()
+
+
+def test_model_cards_get_the_dit_fit_when_the_results_have_it(tmp_path):
+    import evaluate
+
+    from latentmapper.model_card import NO_DIT_FIT, render_model_card
+
+    pipe = build_tiny_pipeline()
+    bare = render_model_card(pipe).content  # no results: the card says so, and still renders
+    assert "## DIT fit" in bare and NO_DIT_FIT in bare and DIT_FIT_START in bare
+    assert bare.index("## Evaluation") < bare.index("## DIT fit") < bare.index("## Limitations")
+    results = {"systems": {"imnet": _results()["systems"]["imnet"]}, "dit_fit": _dit_fit()}
+    filled = render_model_card(pipe, results=results).content
+    assert NO_DIT_FIT not in filled and "| DIT training shapes from their codes | 5 | 3.000 |" in filled
+    assert NO_DIT_FIT in render_model_card(pipe, results={"systems": {}}).content  # absent keys: the note
+
+    # evaluate.py --model-card: the evaluation region and the DIT fit region are filled separately
+    card, old_card = tmp_path / "README.md", tmp_path / "OLD.md"
+    card.write_text(bare)
+    old_card.write_text("# card\n\n## Evaluation\n\nNot recorded.\n\n## Limitations\n\n- some\n")
+    (tmp_path / "car.json").write_text(json.dumps({"systems": results["systems"]}))
+    args = ["--category", "car", "--tables-only", "--results-dir", str(tmp_path), "--model-card", str(card),
+            str(old_card)]
+    assert evaluate.main(args) == 0
+    assert NO_DIT_FIT in card.read_text()  # without dit_fit the card keeps its DIT fit text
+    assert "## DIT fit" not in old_card.read_text()
+    merge_key(tmp_path / "car.json", "dit_fit", _dit_fit())
+    assert evaluate.main(args) == 0
+    text = card.read_text()
+    evaluation = text[text.index(CARD_START):text.index(CARD_END)]
+    fit = text[text.index(DIT_FIT_START):text.index(DIT_FIT_END)]
+    assert "| IM-NET-style" in evaluation and "DIT training shapes" not in evaluation
+    assert "| DIT training shapes from their codes |" in fit and NO_DIT_FIT not in text
+    assert text.count("## DIT fit") == 1 and text.index("## DIT fit") < text.index("## Limitations")
+    assert "| DIT training shapes from their codes |" in (tmp_path / "car.md").read_text()
+    old = old_card.read_text()
+    assert old.count(DIT_FIT_START) == 1 and "| Oracle on the test split" in old and "## Limitations\n\n- some" in old
+    assert evaluate.main(args) == 0 and card.read_text() == text  # idempotent
+
+
+def test_benchmark_fit_summary_by_hand():
+    import benchmark
+
+    rng = np.random.default_rng(0)
+    shapes = [{"id": f"s{i}", "family": "van" if i == 3 else "sedan", "gt": rng.normal(size=(300, 3)) + 3 * i}
+              for i in range(4)]
+    for shape in shapes:
+        shape["points"], shape["emd"] = shape["gt"], 1.0  # a perfect reconstruction
+    entry = benchmark.fit_summary(shapes, "s1", shapes[1]["gt"])
+    assert entry["shapes"] == 4 and entry["chamfer_x1e3"] == 0.0 and entry["identification_top1"] == 1.0
+    # the constant (s1's own points) is scored on the three other shapes and identifies just one of them
+    assert entry["constant"]["shapes"] == 3 and entry["constant"]["identification_top1"] == pytest.approx(1 / 3)
+    expected = np.mean([chamfer_x1e3(shapes[1]["gt"], shapes[i]["gt"]) for i in (0, 2, 3)])
+    assert entry["constant"]["chamfer_x1e3"] == pytest.approx(expected, rel=1e-5)
+    assert entry["by_family"]["sedan"]["shapes"] == 3 and entry["by_family"]["van"]["shapes"] == 1
+    assert entry["by_family"]["van"]["constant_chamfer_x1e3"] == pytest.approx(
+        chamfer_x1e3(shapes[1]["gt"], shapes[3]["gt"]), rel=1e-5)
+
+
+def test_benchmark_reports_the_collapsed_tiny_dit_against_the_constant(tiny_dataset, tiny_models, tmp_path):
+    """The tiny DIT decodes every code to one octahedron: its identification is 1 in N, like the constant's."""
+    import benchmark
+    from latentmapper.models import DITDecoder
+
+    results = tmp_path / "car.json"
+    results.write_text(json.dumps({"systems": {"imnet": {"seconds_per_image": 1.0}}}))
+    args = argparse.Namespace(dataset=str(tiny_dataset), latents=str(tiny_models / "dit" / "latents.safetensors"),
+                              decoder=str(tiny_models / "dit" / "decoder"), num_eval_shapes=10, eval_resolution=32,
+                              margin=1.0, fit_latent_steps=2, fit_latent_samples=64, emd_points=16,
+                              constant_candidates=100, results=str(results))
+    decoder = DITDecoder.from_pretrained(args.decoder).eval()
+    fit = benchmark.evaluate(decoder, args)
+    train = fit["train_from_codes"]
+    assert train["shapes"] == 4 and train["identification_top1"] == 0.25
+    assert fit["oracle_test"]["shapes"] == 1 and fit["constant_shape"] in SplitShapes(tiny_dataset, "train").shape_ids
+    assert train["constant"]["shapes"] == 3 and train["constant"]["identification_top1"] == pytest.approx(1 / 3)
+    assert sum(v["shapes"] for v in train["by_family"].values()) == 4
+    stored = json.loads(results.read_text())
+    assert stored["systems"] == {"imnet": {"seconds_per_image": 1.0}} and stored["dit_fit"] == fit

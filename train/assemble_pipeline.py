@@ -2,7 +2,8 @@
 
     python train/assemble_pipeline.py --encoders runs/car/encoders --features runs/car/features \\
         --autoencoder runs/car/autoencoder --mapper runs/car/mapper --dit runs/car/dit \\
-        --output checkpoints/latentmapper-car [--fp16] [--category car] [--evaluation runs/car/eval/evaluation.md]
+        --output checkpoints/latentmapper-car [--fp16] [--category car] [--evaluation runs/car/eval/evaluation.md] \\
+        [--results hub_cards/results/car.json]
 
 Each option takes a stage's output folder (or the component folder inside it): ``--encoders``
 holds ``clip/`` (a full CLIP checkpoint: only its vision tower and projection are kept) and
@@ -32,6 +33,7 @@ import transformers  # noqa: E402
 from transformers import AutoImageProcessor  # noqa: E402
 
 from latentmapper.atomic import atomic_path  # noqa: E402
+from latentmapper.evaluation.results import load_json  # noqa: E402
 from latentmapper.features import load_clip_vision, load_vit  # noqa: E402
 from latentmapper.models import DescriptorAutoencoder, DITDecoder, KeyCodebook, LatentMapper  # noqa: E402
 from latentmapper.pipeline import LatentMapperPipeline  # noqa: E402
@@ -96,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--category", default=None, help="default: the dataset's category, via the features folder")
     parser.add_argument("--evaluation", type=Path, default=None,
                         help="markdown table for the model card (e.g. evaluate_mapper.py's evaluation.md)")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="results JSON whose dit_fit (train/benchmark.py --results) fills the card's DIT fit")
     args = parser.parse_args(argv)
 
     category = args.category or infer_category(args.features)
@@ -107,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         transformers.logging.set_verbosity(verbosity)
     if args.fp16:
         halve_parameters(pipe)
-    card = {"evaluation": args.evaluation.read_text() if args.evaluation else None}
+    card = {"evaluation": args.evaluation.read_text() if args.evaluation else None,
+            "results": load_json(args.results, "results") if args.results else None}
     with atomic_path(args.output, is_dir=True) as tmp:
         pipe.save_pretrained(tmp, model_card=card)
     size = sum(p.stat().st_size for p in args.output.rglob("*.safetensors"))

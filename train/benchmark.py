@@ -3,6 +3,7 @@
     python train/benchmark.py                                   # CPU-preset decoder, fitted to a toy car
     python train/benchmark.py --decoder runs/dit_cpu/decoder --latents runs/dit_cpu/latents.safetensors \\
         --dataset data/cars --num-eval-shapes 20               # + Chamfer of train (codes) and test (fit_latent)
+        [--results hub_cards/results/car.json]                 # + write them there as dit_fit (model cards)
 
 Meshing: for each resolution, the decoder queries a coarse-to-fine grid makes against the
 dense N^3, and the median latent -> mesh seconds split into SDF grid and marching cubes.
@@ -10,6 +11,16 @@ dense N^3, and the median latent -> mesh seconds split into SDF grid and marchin
 sets' Chamfer must be 0: the same surface). Without ``--decoder`` the decoder has the CPU
 preset's size; its random weights are first fitted for ``--fit-steps`` steps to a toy car,
 so that the surface (and hence the query count) is car-like rather than random.
+
+Reconstruction (``--dataset``): the first ``--num-eval-shapes`` training shapes decoded from
+their own codes and test shapes from codes fitted to their SDF samples (the oracle), each with
+mean Chamfer, top-1 identification among the shapes evaluated (``latentmapper.evaluation.cross``)
+and means per family, beside the constant answer on the same shapes: the stored surface points
+of the most central of the first ``--constant-candidates`` training shapes, which is left out
+of the training rows it would match exactly. A DIT whose fit is barely below the constant, or
+whose identification is near 1/N, has collapsed to few shapes. ``--results`` merges these
+numbers into a results JSON as ``dit_fit`` (``train_from_codes``, ``oracle_test``), which the
+tables and model cards show.
 """
 
 from __future__ import annotations
@@ -37,6 +48,11 @@ from latentmapper.geometry import (  # noqa: E402
     latent_to_mesh,
     marching_cubes,
 )
+from latentmapper.evaluation.cross import (CONSTANT_CANDIDATES, Gallery, identification_top1,  # noqa: E402
+                                           most_central)
+from latentmapper.evaluation.results import merge_key, round_score  # noqa: E402
+from latentmapper.evaluation.shapes import family_of  # noqa: E402
+from latentmapper.geometry import sample_surface_points  # noqa: E402
 from latentmapper.geometry.batching import auto_workers, cpu_workers, query_sdf  # noqa: E402
 from latentmapper.models import DITDecoder, fit_latent  # noqa: E402
 
@@ -179,19 +195,86 @@ def in_band_slope(values: np.ndarray, spacing: np.ndarray, clamp: float) -> floa
     return worst
 
 
-def evaluate(decoder, args) -> None:
-    """Mean Chamfer (x1e3) and EMD (x1e2) of train shapes from their codes and test shapes via fit_latent."""
+def _text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _mean(values) -> float | None:
+    return round_score(float(np.mean(values))) if len(values) else None
+
+
+def fit_summary(shapes: list[dict], constant_id: str, constant_points: np.ndarray) -> dict:
+    """One ``dit_fit`` row from reconstructed shapes (``id``, ``family``, ``gt`` and predicted ``points``, ``emd``).
+
+    Identification is among the ``shapes`` themselves; the constant row leaves out the constant shape.
+    """
+    ids = [s["id"] for s in shapes]
+    gallery = Gallery({s["id"]: s["gt"] for s in shapes})
+    cds = [chamfer_x1e3(s["points"], s["gt"]) for s in shapes]
+    top1 = identification_top1([(s["id"], gallery.chamfer_x1e3(s["points"])) for s in shapes], ids)
+    others = [s for s in shapes if s["id"] != constant_id]
+    constant_cds = [chamfer_x1e3(constant_points, s["gt"]) for s in others]
+    constant_top1 = None
+    if others:
+        cross = Gallery({s["id"]: s["gt"] for s in others}).chamfer_x1e3(constant_points)
+        constant_top1 = identification_top1([(s["id"], cross) for s in others], [s["id"] for s in others])
+    families = {}
+    for family in sorted({s["family"] for s in shapes}):
+        own = [cd for s, cd in zip(shapes, cds) if s["family"] == family]
+        const = [cd for s, cd in zip(others, constant_cds) if s["family"] == family]
+        families[family] = {"shapes": len(own), "chamfer_x1e3": _mean(own), "constant_chamfer_x1e3": _mean(const)}
+    return {"shapes": len(shapes), "chamfer_x1e3": _mean(cds),
+            "median_chamfer_x1e3": round_score(float(np.median(cds))) if cds else None,
+            "emd_x1e2": _mean([s["emd"] for s in shapes]), "identification_top1": round_score(top1),
+            "constant": {"shapes": len(others), "chamfer_x1e3": _mean(constant_cds),
+                         "identification_top1": round_score(constant_top1)},
+            "by_family": families}
+
+
+def constant_answer(train_rows, candidates: int) -> tuple[str, np.ndarray, float]:
+    """(id, stored surface points, mean Chamfer x1e3 to the others) of the most central of the first training shapes."""
+    rows = train_rows.select(range(min(candidates, len(train_rows))))
+    points = {str(sid): np.asarray(p, np.float64).reshape(-1, 3)
+              for sid, p in zip(rows["shape_id"], rows["surface_points"])}
+    shape_id, mean = most_central(points)
+    return shape_id, points[shape_id], mean
+
+
+def print_fit(title: str, entry: dict, constant_id: str, seconds: float) -> None:
+    const = entry["constant"]
+    ratio = entry["chamfer_x1e3"] / const["chamfer_x1e3"] if const["chamfer_x1e3"] else float("nan")
+    top1 = "-" if entry["identification_top1"] is None else f"{entry['identification_top1']:.3f}"
+    const_top1 = "-" if const["identification_top1"] is None else f"{const['identification_top1']:.3f}"
+    print(f"{title}: mean Chamfer x1e3 {entry['chamfer_x1e3']:.3f} (median {entry['median_chamfer_x1e3']:.3f}), "
+          f"mean EMD x1e2 {entry['emd_x1e2']:.3f}, top-1 identification {top1} "
+          f"(chance {1 / entry['shapes']:.3f}), over {entry['shapes']} shapes, {seconds:.0f} s")
+    print(f"    constant {constant_id}: Chamfer x1e3 {_text(const['chamfer_x1e3'])}, top-1 identification "
+          f"{const_top1} over {const['shapes']} shapes; DIT / constant Chamfer {ratio:.3f}")
+    print("    per family (DIT / constant): " + ", ".join(
+        f"{f} {_text(v['chamfer_x1e3'])} / {_text(v['constant_chamfer_x1e3'])} ({v['shapes']})"
+        for f, v in entry["by_family"].items()))
+
+
+def evaluate(decoder, args) -> dict:
+    """The ``dit_fit`` entry: train shapes from their codes and test shapes via fit_latent, against the constant."""
     import datasets
     from safetensors.torch import load_file
 
     data = datasets.load_from_disk(args.dataset)
     latents = load_file(args.latents) if args.latents else {}
-    for split in ("train", "test"):
+    columns = ["shape_id", "sdf_samples", "surface_points"] + [c for c in ("params", "subtype")
+                                                                if c in data["train"].column_names]
+    train_points = data["train"].select_columns(["shape_id", "surface_points"]).with_format("numpy")
+    constant_id, constant_points, constant_mean = constant_answer(train_points, args.constant_candidates)
+    print(f"constant answer: {constant_id}, mean Chamfer x1e3 {constant_mean:.3f} to the other "
+          f"{min(args.constant_candidates, len(train_points)) - 1} candidates")
+    fit = {"constant_shape": constant_id}
+    for split, key in (("train", "train_from_codes"), ("test", "oracle_test")):
         if split not in data:
             continue
-        rows = data[split].select_columns(["shape_id", "sdf_samples", "surface_points"]).with_format("numpy")
+        rows = data[split].select_columns(columns).with_format("numpy")
         count = min(args.num_eval_shapes, len(rows))
-        cds, emds, started = [], [], time.perf_counter()
+        shapes, started = [], time.perf_counter()
         for i in range(count):
             row = rows[i]
             sid = str(row["shape_id"])
@@ -214,14 +297,20 @@ def evaluate(decoder, args) -> None:
             except ValueError as err:
                 print(f"  {split} {sid}: {err}")
                 continue
-            cds.append(chamfer_x1e3(mesh, gt))
-            emds.append(emd_x1e2(mesh, gt, num_points=args.emd_points))
-        how = "codes" if split == "train" else f"fit_latent ({args.fit_latent_steps} steps)"
-        if cds:
-            print(
-                f"{split:5s} shapes from {how}: mean Chamfer x1e3 {np.mean(cds):.3f} (median {np.median(cds):.3f}), "
-                f"mean EMD x1e2 {np.mean(emds):.3f}, over {len(cds)} shapes, {time.perf_counter() - started:.0f} s"
-            )
+            family = family_of(*(str(row[c]) if c in row else None for c in ("params", "subtype")))
+            shapes.append({"id": sid, "family": family, "gt": gt, "points": sample_surface_points(mesh),
+                           "emd": emd_x1e2(mesh, gt, num_points=args.emd_points)})
+        if shapes:
+            fit[key] = fit_summary(shapes, constant_id, constant_points)
+            how = "codes" if split == "train" else f"fit_latent ({args.fit_latent_steps} steps)"
+            print_fit(f"{split:5s} shapes from {how}", fit[key], constant_id, time.perf_counter() - started)
+    fit["run"] = {"decoder": str(args.decoder), "latents": str(args.latents), "dataset": str(args.dataset),
+                  "num_eval_shapes": args.num_eval_shapes, "resolution": args.eval_resolution,
+                  "fit_latent_steps": args.fit_latent_steps, "constant_candidates": args.constant_candidates}
+    if args.results:
+        merge_key(args.results, "dit_fit", fit)
+        print(f"dit_fit written to {args.results}")
+    return fit
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -240,10 +329,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fit-latent-steps", type=int, default=500)
     p.add_argument("--fit-latent-samples", type=int, default=4096)
     p.add_argument("--emd-points", type=int, default=1024)
+    p.add_argument("--constant-candidates", type=int, default=CONSTANT_CANDIDATES,
+                   help="the constant answer is the most central of the first N training shapes")
+    p.add_argument("--results", help="merge the reconstruction numbers into this results JSON as dit_fit")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.dataset and not (args.decoder and args.latents):
         p.error("--dataset evaluation needs a trained --decoder and its --latents")
+    if args.results and not args.dataset:
+        p.error("--results needs --dataset")
 
     decoder, latent, what = load_decoder(args)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

@@ -11,7 +11,9 @@ the baseline scripts put them):
 * ``imnet``: ResNet -> DIT latent, ``train/train_imnet_baseline.py`` (``--imnet``);
 * ``atlasnet25``: AtlasNet with 25 patches, ``train/train_atlasnet.py`` (``--atlasnet``);
 * ``nearest_neighbour``: the training shape whose render is closest by the pipeline's CLIP;
-* ``oracle``: the DIT code fitted to the test shape's SDF samples (``--oracle-latents`` or fitted here).
+* ``oracle``: the DIT code fitted to the test shape's SDF samples (``--oracle-latents`` or fitted here);
+* ``constant``: the most central of the first ``--constant-candidates`` training shapes (lowest mean
+  Chamfer to the others), its ground-truth mesh the answer to every input: the know-nothing floor.
 
 Latent systems other than the pipeline decode with the DIT run's decoder (``--dit``), whose
 codes they use. Every shape of the test split (or the first ``--limit``) is seen from its 9
@@ -19,15 +21,20 @@ training views (the fixed view is yaw 0 among them) and ``--unseen-per-shape`` u
 (random yaws between the training ones, elevation +-10 degrees, rendered from the mesh;
 fixed by ``--seed``). Outputs:
 
-* ``RESULTS/<category>.json``: Table 3 and 5 numbers in the issue's shape, merged with rows
-  other tools wrote there; ``RESULTS/<category>_details.json``: failures, view spread,
+* ``RESULTS/<category>.json``: Table 3 and 5 numbers in the issue's shape, with top-1
+  identification beside each Chamfer and means per family, merged with rows (and the
+  ``dit_fit`` of ``train/benchmark.py --results``) other tools wrote there;
+  ``RESULTS/<category>_details.json``: failures, view spread,
   Chamfer by yaw, timing by device and how the run was made;
 * ``RESULTS/<category>.md``: the tables (a pure function of the two JSON files), also put
-  into each ``--model-card`` between marker comments (the card's Evaluation section);
+  into each ``--model-card`` between marker comments (the card's Evaluation section; the DIT
+  fit, when the JSON has it, into its own ``## DIT fit`` region);
 * ``RESULTS/<category>.png``: input / each system / ground truth for ``--figure-shapes`` shapes.
 
 Per-shape scores are cached in ``--work`` (default ``runs/eval/<category>``), so an
-interrupted run resumes, and a system added later is evaluated alone.
+interrupted run resumes, and a system added later is evaluated alone. Each score keeps the
+prediction's Chamfer to every evaluated shape (for top-1 identification); cached scores
+without them (older work folders, a larger ``--limit``) are predicted again.
 """
 
 from __future__ import annotations
@@ -43,12 +50,15 @@ import torch
 from stage_utils import REPO_ROOT, load_latents
 
 from latentmapper.atomic import atomic_path  # noqa: E402
-from latentmapper.evaluation import (SYSTEM_NAMES, AtlasNetSystem, Evaluation, FigureRow,  # noqa: E402
-                                     ImNetSystem, LatentMapperSystem, NearestNeighbourSystem, OracleSystem,
-                                     SettingsMismatch, SplitShapes, load_json, make_figure, results_markdown,
+from latentmapper.evaluation import (SYSTEM_NAMES, AtlasNetSystem, ConstantSystem, Evaluation,  # noqa: E402
+                                     FigureRow, Gallery, ImNetSystem, LatentMapperSystem, NearestNeighbourSystem,
+                                     OracleSystem, SettingsMismatch, SplitShapes, central_training_shape,
+                                     dit_fit_markdown, load_json, make_figure, results_markdown,
                                      training_clip_embeddings, update_card, write_results)
+from latentmapper.evaluation.cross import CONSTANT_CANDIDATES  # noqa: E402
 from latentmapper.evaluation.loop import mesh_path  # noqa: E402
-from latentmapper.evaluation.tables import DISPLAY_NAMES, ordered_systems  # noqa: E402
+from latentmapper.evaluation.tables import (DISPLAY_NAMES, DIT_FIT_END, DIT_FIT_HEADING,  # noqa: E402
+                                            DIT_FIT_START, ordered_systems)
 from latentmapper.evaluation.views import fixed_view_index  # noqa: E402
 
 
@@ -72,6 +82,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--oracle-latents", type=Path, default=None, help="codes fitted to the test shapes, if any")
     parser.add_argument("--oracle-steps", type=int, default=500, help="Adam steps per fitted code (the paper: 500)")
     parser.add_argument("--oracle-samples", type=int, default=1024, help="SDF samples per fitting step")
+    parser.add_argument("--constant-candidates", type=int, default=CONSTANT_CANDIDATES,
+                        help="the constant answer is the most central of the first N training shapes")
     parser.add_argument("--unseen-per-shape", type=int, default=9)
     parser.add_argument("--resolution", type=int, default=128, help="marching-cubes grid of the latent systems")
     parser.add_argument("--atlas-grid", type=int, default=10, help="AtlasNet: grid points per patch side")
@@ -190,6 +202,11 @@ def build_systems(args: argparse.Namespace) -> tuple[list, dict]:
                                         args.seed))
             settings[name] = {"dit": fingerprint(dit_dir), "fitted": fingerprint(args.oracle_latents)
                               if args.oracle_latents else {"steps": args.oracle_steps, "samples": args.oracle_samples}}
+        elif name == "constant":
+            train = SplitShapes(args.dataset, "train")
+            choice = central_training_shape(train, args.work / "constant_choice.json", args.constant_candidates)
+            systems.append(ConstantSystem(train[train.shape_ids.index(choice["shape_id"])]))
+            settings[name] = {"answer": choice["shape_id"], "candidates": choice["candidates"]}
     return systems, settings
 
 
@@ -199,14 +216,20 @@ def write_tables(args: argparse.Namespace) -> str:
     if not results_path.is_file():
         raise SystemExit(f"{results_path} does not exist yet: run the evaluation first")
     details = load_json(args.results_dir / f"{args.category}_details.json", "details")
-    text = results_markdown(load_json(results_path, "results"), details, args.category)
+    results = load_json(results_path, "results")
+    text = results_markdown(results, details, args.category)
     with atomic_path(args.results_dir / f"{args.category}.md") as tmp:
         tmp.write_text(text)
+    evaluation = results_markdown(results, details, args.category, include_dit_fit=False)
+    fit = dit_fit_markdown(results)
     for card in args.model_card:
         if not card.is_file():
             raise SystemExit(f"model card {card} does not exist")
+        card_text = update_card(card.read_text(), evaluation)
+        if fit:  # a card keeps whatever its DIT fit region says when the JSON has no dit_fit
+            card_text = update_card(card_text, fit, start=DIT_FIT_START, end=DIT_FIT_END, heading=DIT_FIT_HEADING)
         with atomic_path(card) as tmp:
-            tmp.write_text(update_card(card.read_text(), text))
+            tmp.write_text(card_text)
     return text
 
 
@@ -250,11 +273,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = time.perf_counter()
     shapes = SplitShapes(args.dataset, args.split, args.limit, args.shard)
+    whole = shapes if args.shard is None else SplitShapes(args.dataset, args.split, args.limit)
     args.work.mkdir(parents=True, exist_ok=True)
     systems, settings = build_systems(args)
+    gallery = Gallery(whole.surface_points(), seed=args.seed)  # identification is among all evaluated shapes
     evaluation = Evaluation(shapes, systems, args.work, unseen_per_shape=args.unseen_per_shape, seed=args.seed,
                             emd_points=args.emd_points, figure_shapes=args.figure_shapes, settings=settings,
-                            progress=not args.no_progress)
+                            gallery=gallery, progress=not args.no_progress)
     try:
         records = evaluation.run()
     except SettingsMismatch as err:
@@ -268,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                 "command": " ".join(["train/evaluate.py", *(argv if argv is not None else sys.argv[1:])])}
     args.results_dir.mkdir(parents=True, exist_ok=True)
     write_results(args.results_dir / f"{args.category}.json", args.results_dir / f"{args.category}_details.json",
-                  records, device=args.device, run_info=run_info)
+                  records, device=args.device, run_info=run_info, families=whole.families())
     text = write_tables(args)
     figure = write_figure(args, shapes, systems)
     print(text)

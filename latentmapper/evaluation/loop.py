@@ -8,6 +8,12 @@ resumes where it stopped and a system added later is evaluated alone. ``WORK/<sy
 settings.json`` records what the scores depend on; resuming with other settings is refused.
 The meshes predicted from the fixed view of the first ``figure_shapes`` shapes are kept in
 ``WORK/meshes/`` for the figure.
+
+Every scored prediction also records its Chamfer to each shape of the ``gallery`` (the whole
+evaluated split, not one shard's part; ``cross.Gallery``), from which ``identification_top1``
+is counted. A cached record without those distances for every gallery shape (made before
+they were recorded, or with a smaller ``--limit``) or made with another number of points is
+predicted and scored again, not reused.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ from typing import Sequence
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_path
+from ..geometry.metrics import NUM_SURFACE_POINTS, sample_surface_points
+from .cross import Gallery
 from .predictors import Prediction, System
-from .scores import score_mesh
+from .scores import score_mesh, score_points
 from .shapes import EvalShape, RenderSettings, SplitShapes
 from .views import View, training_views, unseen_views
 
@@ -67,6 +75,7 @@ class Evaluation:
         figure_shapes: int = 4,
         render: RenderSettings | None = None,
         settings: dict | None = None,
+        gallery: Gallery | None = None,
         progress: bool = True,
     ) -> None:
         self.shapes, self.systems, self.work_dir = shapes, list(systems), Path(work_dir)
@@ -74,6 +83,9 @@ class Evaluation:
         self.figure_shapes, self.progress = int(figure_shapes), progress
         self.render = render or shapes.render_settings()
         self.settings = dict(settings or {})
+        if gallery is None:  # a sharded evaluation passes the whole split's
+            gallery = Gallery(shapes.surface_points(), seed=self.seed)
+        self.gallery = gallery
 
     def system_settings(self, system: System) -> dict:
         common = {"seed": self.seed, "unseen_per_shape": self.unseen_per_shape, "emd_points": self.emd_points,
@@ -83,6 +95,21 @@ class Evaluation:
     def record_path(self, system: System, shape_id: str) -> Path:
         return self.work_dir / system.name / f"{shape_id}.json"
 
+    def cached(self, system: System, shape_id: str) -> dict | None:
+        """The cached record, if it exists and holds the cross distances to every gallery shape."""
+        path = self.record_path(system, shape_id)
+        if not path.is_file():
+            return None
+        record = json.loads(path.read_text())
+        if record.get("cross_points") != self.gallery.count:
+            return None
+        for entry in record.get("views", []):
+            cross = entry.get("cross_chamfer_x1e3")
+            if entry.get("chamfer_x1e3") is not None and (
+                    not isinstance(cross, dict) or any(sid not in cross for sid in self.gallery.ids)):
+                return None
+        return record
+
     def run(self) -> dict[str, list[dict]]:
         for system in self.systems:
             check_settings(self.work_dir / system.name, self.system_settings(system))
@@ -90,7 +117,7 @@ class Evaluation:
         bar = tqdm(range(len(self.shapes)), desc="evaluating", unit="shape", disable=not self.progress)
         for index in bar:
             shape_id = self.shapes.shape_ids[index]
-            todo = [s for s in self.systems if not self.record_path(s, shape_id).is_file()]
+            todo = [s for s in self.systems if self.cached(s, shape_id) is None]
             if todo:
                 self._evaluate_shape(index, self.shapes[index], todo, bar)
             for system in self.systems:
@@ -113,14 +140,21 @@ class Evaluation:
                     with atomic_path(mesh_path(self.work_dir, system.name, shape.shape_id)) as tmp:
                         prediction.mesh.export(str(tmp), file_type="ply")
             _write_json(self.record_path(system, shape.shape_id),
-                        {"shape_id": shape.shape_id, "system": system.name, "views": entries})
+                        {"shape_id": shape.shape_id, "system": system.name, "cross_points": self.gallery.count,
+                         "views": entries})
 
     def _entry(self, view: View | None, prediction: Prediction, shape: EvalShape) -> dict:
         where = {"kind": "shape"} if view is None else view.describe()
-        scores = score_mesh(prediction.mesh, shape.surface_points, emd_points=self.emd_points, seed=self.seed)
+        mesh = prediction.mesh
+        if mesh is None or len(mesh.faces) == 0:
+            scores, cross = score_mesh(None, shape.surface_points), None
+        else:  # what score_mesh does, keeping the points for the cross distances
+            points = sample_surface_points(mesh, NUM_SURFACE_POINTS, self.seed)
+            scores = score_points(points, shape.surface_points, self.emd_points, self.seed)
+            cross = {sid: round(v, 6) for sid, v in self.gallery.chamfer_x1e3(points).items()}
         info = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in prediction.info.items()}
         seconds = None if prediction.seconds is None else round(prediction.seconds, 6)
-        return {**where, **scores, "seconds": seconds, **info}
+        return {**where, **scores, "seconds": seconds, **info, "cross_chamfer_x1e3": cross}
 
 
 __all__ = ["Evaluation", "SettingsMismatch", "check_settings", "mesh_path"]

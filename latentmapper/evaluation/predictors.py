@@ -4,7 +4,9 @@ Every system answers ``predict(image, shape)`` with a :class:`Prediction`: the m
 when the prediction describes no surface) and the seconds from image to mesh, which is what
 Table 5 compares (features + mapping + meshing at the same grid resolution). The oracle
 sees no image: it fits a code to the shape's own SDF samples, once per shape
-(``view_independent``), and is the ceiling of what any latent-space method can reach.
+(``view_independent``), and is the ceiling of what any latent-space method can reach. The
+constant system sees nothing either: it answers every input with one training shape, the
+floor that a system must clear to have looked at the image at all.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ..geometry import EmptySurfaceError, chamfer_x1e3, latent_to_mesh
 from .retrieval import nearest_training_shapes
 from .shapes import EvalShape
 
-SYSTEM_NAMES = ("latentmapper", "imnet", "atlasnet25", "nearest_neighbour", "oracle")
+SYSTEM_NAMES = ("latentmapper", "imnet", "atlasnet25", "nearest_neighbour", "oracle", "constant")
 
 
 @dataclass
@@ -190,7 +192,26 @@ class OracleSystem(System):
         return Prediction(mesh, None, {"fitting_s": t_fit, "meshing_s": t_mesh})
 
 
+class ConstantSystem(System):
+    """The know-nothing baseline: one training shape's ground-truth mesh, the answer to every input.
+
+    The shape is the most central training shape (``cross.central_training_shape``); since the
+    answer does not depend on the input, it is scored once per test shape, like the oracle.
+    """
+
+    name = "constant"
+    view_independent = True
+
+    def __init__(self, shape: EvalShape) -> None:
+        self.shape_id, self.answer = shape.shape_id, _usable(shape.mesh())
+        if self.answer is None:
+            raise ValueError(f"the constant answer {shape.shape_id} has no faces")
+
+    def predict(self, image: PIL.Image.Image | None, shape: EvalShape) -> Prediction:
+        return Prediction(self.answer, None, {"answer": self.shape_id})
+
+
 __all__ = [
-    "AtlasNetSystem", "ImNetSystem", "LatentMapperSystem", "LatentMesher", "NearestNeighbourSystem", "OracleSystem",
-    "Prediction", "SYSTEM_NAMES", "System", "nearest_training_shapes",
+    "AtlasNetSystem", "ConstantSystem", "ImNetSystem", "LatentMapperSystem", "LatentMesher", "NearestNeighbourSystem",
+    "OracleSystem", "Prediction", "SYSTEM_NAMES", "System", "nearest_training_shapes",
 ]

@@ -3,7 +3,8 @@
 A test shape carries what every system and metric needs: its 9 training renders and their
 cameras (the input views), its normalised mesh with part colours (to render unseen views
 the same way the dataset did), its surface samples (the ground truth of the metrics) and
-its SDF samples (the oracle's fitting target).
+its SDF samples (the oracle's fitting target). Its family (sedan, glider, ...) is read from
+the row's generator parameters, for the per-family means.
 """
 
 from __future__ import annotations
@@ -60,6 +61,17 @@ class RenderSettings:
         return cls(fallback_size or cls.image_size, cls.supersample)
 
 
+def family_of(params: str | dict | None, subtype: str | None = None) -> str:
+    """A shape's family: ``subtype`` of its generator parameters (JSON), else the row's subtype, else "unknown"."""
+    if isinstance(params, str):
+        try:
+            params = json.loads(params) if params else {}
+        except json.JSONDecodeError:
+            params = {}
+    family = params.get("subtype") if isinstance(params, dict) else None
+    return str(family or subtype or "unknown")
+
+
 def _shape_from_row(row: dict) -> EvalShape:
     cameras = [OrbitCamera(float(y), float(e), float(d), float(f)) for y, e, d, f in
                zip(row["view_yaw"], row["view_elevation"], row["camera_distance"], row["camera_fov"])]
@@ -106,6 +118,8 @@ class SplitShapes:
                 raise ValueError(f"shard {index}/{shards}: need 0 <= index < count")
             indices = indices[index::shards]
         self.rows = rows.select_columns(COLUMNS).select(indices)
+        labels = [c for c in ("subtype", "params") if c in rows.column_names]
+        self._labels = rows.select_columns(labels).select(indices)  # for the families
         self.shape_ids = [str(s) for s in self.rows["shape_id"]]
 
     def __len__(self) -> int:
@@ -118,9 +132,21 @@ class SplitShapes:
         for index in range(len(self)):
             yield self[index]
 
+    def surface_points(self, count: int | None = None) -> dict[str, np.ndarray]:
+        """The ground-truth points of the first ``count`` shapes (all by default), by id, without the images."""
+        rows = self.rows.select(range(len(self) if count is None else min(int(count), len(self))))
+        points = rows.select_columns(["surface_points"]).with_format("numpy")["surface_points"]
+        return {sid: np.asarray(p, dtype=np.float64).reshape(-1, 3) for sid, p in zip(self.shape_ids, points)}
+
+    def families(self) -> dict[str, str]:
+        """Each shape's family by id (see :func:`family_of`)."""
+        params = self._labels["params"] if "params" in self._labels.column_names else [None] * len(self)
+        subtypes = self._labels["subtype"] if "subtype" in self._labels.column_names else [None] * len(self)
+        return {sid: family_of(p, t) for sid, p, t in zip(self.shape_ids, params, subtypes)}
+
     def render_settings(self) -> RenderSettings:
         first = self.rows[0]["images"][0] if len(self) else None
         return RenderSettings.of_dataset(self.dataset_dir, first.size[0] if first is not None else None)
 
 
-__all__ = ["EvalShape", "RenderSettings", "SplitShapes"]
+__all__ = ["EvalShape", "RenderSettings", "SplitShapes", "family_of"]
