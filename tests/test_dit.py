@@ -319,3 +319,99 @@ def test_sample_drawer_takes_its_far_share_beyond_the_clamp():
 
     with pytest.raises(ValueError, match="far_fraction"):
         train_dit.SampleDrawer(samples, 400, balanced=True, far_fraction=1.0)
+
+
+def test_latent_correction_adds_to_the_template_on_every_path():
+    decoder = tiny_decoder(template_dropout_prob=0.0, correction_dims=[16, 16]).eval()
+    scramble_warp(decoder)
+    codes, xyz = torch.randn(3, 8), torch.rand(3, 50, 3) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(decoder.correction_sdf(codes, xyz), torch.zeros(3, 50))  # a new model is plain DIT
+        assert torch.allclose(decoder.sdf(codes, xyz), decoder.warped_template_sdf(codes, xyz), atol=1e-6)
+        decoder.correction.out.weight.normal_(0.0, 0.5)
+        decoder.correction.out.bias.fill_(0.01)
+        correction = decoder.correction_sdf(codes, xyz)
+        # the correction is an MLP of [z, p] at the unwarped point
+        x = torch.cat([codes[:, None].expand(-1, 50, -1), xyz], dim=-1)
+        for layer in decoder.correction.hidden:
+            x = torch.relu(layer(x))
+        assert torch.allclose(correction, decoder.correction.out(x)[..., 0], atol=1e-5)
+        assert correction.abs().mean() > 1e-3
+        expected = decoder.warped_template_sdf(codes, xyz) + correction
+        assert torch.allclose(decoder.sdf(codes, xyz), expected, atol=1e-5)  # fused inference path
+        assert torch.allclose(decoder.sdf_fn(codes[1])(xyz[1]), expected[1], atol=1e-5)
+    out = decoder(codes, xyz, return_intermediate=True)  # training path: every level carries it
+    assert torch.allclose(out.sdf, expected, atol=1e-5)
+    assert torch.allclose(out.correction, correction, atol=1e-6)
+    for level, points in zip(out.intermediate_sdf, out.warped_points):
+        assert torch.allclose(level - correction, decoder.template(points), atol=1e-5)
+    terms = dit_loss(decoder, codes, xyz, torch.zeros(3, 50), 3, DITLossConfig(pointpair_max_points=32, correction_weight=0.5))
+    assert float(terms["correction"]) == pytest.approx(float(correction.abs().mean()), rel=1e-4)
+    plain = dit_loss(decoder, codes, xyz, torch.zeros(3, 50), 3, DITLossConfig(pointpair_max_points=32))
+    assert float(terms["loss"] - plain["loss"]) == pytest.approx(0.5 * float(correction.abs().mean()), rel=1e-3)
+
+
+def test_correction_round_trips_and_plain_configs_still_load(tmp_path):
+    decoder = tiny_decoder(template_dropout_prob=0.0, correction_dims=[16]).eval()
+    with torch.no_grad():
+        decoder.correction.out.weight.normal_(0.0, 0.5)
+    decoder.save_pretrained(tmp_path / "dit")
+    loaded = DITDecoder.from_pretrained(tmp_path / "dit").eval()
+    xyz, z = torch.rand(64, 3) * 2 - 1, torch.randn(8)
+    with torch.no_grad():
+        assert torch.allclose(loaded.sdf(z, xyz), decoder.sdf(z, xyz), atol=1e-6)
+    config = json.loads((tmp_path / "dit" / "config.json").read_text())
+    del config["correction_dims"]  # a folder written before the correction existed
+    (tmp_path / "dit" / "config.json").write_text(json.dumps(config))
+    plain = tiny_decoder(template_dropout_prob=0.0)
+    plain.save_pretrained(tmp_path / "old")
+    (tmp_path / "old" / "config.json").write_text(json.dumps({k: v for k, v in json.loads((tmp_path / "old" / "config.json").read_text()).items() if k != "correction_dims"}))
+    assert DITDecoder.from_pretrained(tmp_path / "old").correction is None
+
+
+def test_pca_codes_start_similar_shapes_close():
+    from latentmapper.models.code_init import coarse_sdf_grid, pca_codes
+
+    shapes = [analytic_samples("sphere", r, 3000, i) for i, r in enumerate((0.3, 0.31, 0.6))]
+    shapes.append(analytic_samples("box", 0.4, 3000, 9))
+    grid = coarse_sdf_grid(shapes[0], resolution=8)
+    assert grid.shape == (512,) and grid.max() <= 0.1 and grid.min() >= -0.1
+    assert grid[3 * 64 + 3 * 8 + 3] < 0 and grid[0] > 0  # (-1/7, -1/7, -1/7) inside the sphere, a corner outside
+    codes = pca_codes(shapes, latent_size=6, mean_norm=0.5, resolution=8)
+    assert codes.shape == (4, 6)
+    assert codes.norm(dim=1).mean() == pytest.approx(0.5, rel=1e-4)
+    dist = torch.cdist(codes, codes)
+    assert dist[0, 1] < 0.2 * min(dist[0, 2], dist[0, 3])  # the two near-equal spheres start together
+    with pytest.raises(ValueError, match="SDF samples"):
+        coarse_sdf_grid(np.zeros((10, 3)))
+
+
+def test_training_script_with_pca_codes_and_a_correction(tmp_path):
+    from latentmapper.models.code_init import pca_codes
+
+    train_dit = load_train_module()
+    tiny_dataset(tmp_path / "data")
+    config = {
+        "model": {**TINY, "template_dropout_prob": 0.0, "correction_dims": [16, 16]},
+        "training": {"epochs": 2, "shapes_per_batch": 3, "samples_per_shape": 128, "code_init": "pca",
+                     "cpu_workers": 2, "loss": {"pointpair_max_points": 64, "correction_weight": 0.01}},
+    }
+    (tmp_path / "tiny.json").write_text(json.dumps(config))
+    out = train_dit.main(["--dataset", str(tmp_path / "data"), "--config", str(tmp_path / "tiny.json"), "--cpu",
+                          "--output", str(tmp_path / "run"), "--epochs", "0"])
+    ids, samples = train_dit.load_training_shapes(str(tmp_path / "data"))
+    from safetensors.torch import load_file
+
+    start = load_file(str(out / "latents.safetensors"))  # no epoch run: the initial codes
+    expected = pca_codes(samples, 8, mean_norm=0.5, clamp=0.1, seed=0)
+    assert torch.allclose(torch.stack([start[i] for i in ids]), expected, atol=1e-6)
+    out = train_dit.main(["--dataset", str(tmp_path / "data"), "--config", str(tmp_path / "tiny.json"), "--cpu",
+                          "--output", str(tmp_path / "run2")])
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert "correction" in log[-1] and log[-1]["correction"] > 0  # the correction trains from its zero start
+    assert DITDecoder.from_pretrained(out / "decoder").config.correction_dims == [16, 16]
+    config["training"]["code_init"] = "spectral"
+    (tmp_path / "tiny.json").write_text(json.dumps(config))
+    with pytest.raises(SystemExit, match="code_init"):
+        train_dit.main(["--dataset", str(tmp_path / "data"), "--config", str(tmp_path / "tiny.json"), "--cpu",
+                        "--output", str(tmp_path / "run3")])

@@ -582,7 +582,7 @@ def test_benchmark_reports_the_collapsed_tiny_dit_against_the_constant(tiny_data
     args = argparse.Namespace(dataset=str(tiny_dataset), latents=str(tiny_models / "dit" / "latents.safetensors"),
                               decoder=str(tiny_models / "dit" / "decoder"), num_eval_shapes=10, eval_resolution=32,
                               margin=1.0, fit_latent_steps=2, fit_latent_samples=64, emd_points=16,
-                              constant_candidates=100, results=str(results))
+                              constant_candidates=100, results=str(results), figure=None)
     decoder = DITDecoder.from_pretrained(args.decoder).eval()
     fit = benchmark.evaluate(decoder, args)
     train = fit["train_from_codes"]
@@ -592,3 +592,30 @@ def test_benchmark_reports_the_collapsed_tiny_dit_against_the_constant(tiny_data
     assert sum(v["shapes"] for v in train["by_family"].values()) == 4
     stored = json.loads(results.read_text())
     assert stored["systems"] == {"imnet": {"seconds_per_image": 1.0}} and stored["dit_fit"] == fit
+
+
+def test_benchmark_reports_what_the_latent_correction_carries(tiny_dataset, tiny_models, tmp_path):
+    """A correction that is a constant -0.03 everywhere: its magnitude near the surface is 0.03, the
+    warp + template alone give the plain octahedron back, and the figure shows both."""
+    import benchmark
+    import PIL.Image
+    from latentmapper.models import DITDecoder
+
+    plain = DITDecoder.from_pretrained(tiny_models / "dit" / "decoder").eval()
+    config = {k: v for k, v in plain.config.items() if not k.startswith("_")}
+    decoder = DITDecoder(**{**config, "correction_dims": [4]}).eval()
+    decoder.load_state_dict(plain.state_dict(), strict=False)
+    with torch.no_grad():
+        decoder.correction.out.bias.fill_(-0.03)
+    args = argparse.Namespace(dataset=str(tiny_dataset), latents=str(tiny_models / "dit" / "latents.safetensors"),
+                              decoder=None, num_eval_shapes=2, eval_resolution=32, margin=1.0, fit_latent_steps=2,
+                              fit_latent_samples=64, emd_points=16, constant_candidates=100, results=None,
+                              figure=str(tmp_path / "fit.png"))
+    fit = benchmark.evaluate(decoder, args)
+    corrected, reference = fit["train_from_codes"], benchmark.evaluate(plain, argparse.Namespace(**{**vars(args), "figure": None}))
+    assert corrected["correction"]["near_surface_abs"] == pytest.approx(0.03, abs=1e-5)
+    assert corrected["correction"]["template_only_chamfer_x1e3"] == pytest.approx(
+        reference["train_from_codes"]["chamfer_x1e3"], rel=1e-3)
+    assert corrected["chamfer_x1e3"] != pytest.approx(reference["train_from_codes"]["chamfer_x1e3"], rel=1e-3)
+    figure = PIL.Image.open(tmp_path / "fit.png")
+    assert figure.size == (4 * 128, 18 + 3 * 128)  # input | DIT | warp+template | ground truth; 2 train + 1 test rows

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import trimesh
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -54,6 +55,7 @@ from latentmapper.evaluation.results import merge_key, round_score  # noqa: E402
 from latentmapper.evaluation.shapes import family_of  # noqa: E402
 from latentmapper.geometry import sample_surface_points  # noqa: E402
 from latentmapper.geometry.batching import auto_workers, cpu_workers, query_sdf  # noqa: E402
+from latentmapper.evaluation.figure import FigureRow, make_figure  # noqa: E402
 from latentmapper.models import DITDecoder, fit_latent  # noqa: E402
 
 CPU_PRESET = Path(__file__).resolve().parent / "configs" / "dit_cpu.json"
@@ -255,6 +257,46 @@ def print_fit(title: str, entry: dict, constant_id: str, seconds: float) -> None
         for f, v in entry["by_family"].items()))
 
 
+def correction_report(decoder, latent, row, gt: np.ndarray, args) -> dict:
+    """How much the latent correction carries for one shape: its mean magnitude at the shape's SDF
+    samples within 0.02 of the surface, and the mesh (and Chamfer) of warp + template alone."""
+    samples = torch.from_numpy(np.asarray(row["sdf_samples"], np.float32).reshape(-1, 4))
+    near = samples[samples[:, 3].abs() < 0.02][:20000]
+    with torch.no_grad():
+        correction = decoder.correction_sdf(latent, near[:, :3]).abs()
+    report = {"near_surface_abs": float(correction.mean()), "near_surface_target_abs": float(near[:, 3].abs().mean())}
+    try:
+        mesh = latent_to_mesh(_template_only(decoder), latent, args.eval_resolution, margin=args.margin)
+        report["template_only_chamfer_x1e3"] = chamfer_x1e3(mesh, gt)
+    except ValueError:  # warp + template alone may leave no surface
+        mesh, report["template_only_chamfer_x1e3"] = None, float("nan")
+    report["mesh"] = mesh
+    return report
+
+
+_PLAIN: dict[int, DITDecoder] = {}
+
+
+def _template_only(decoder: DITDecoder) -> DITDecoder:
+    if id(decoder) not in _PLAIN:
+        _PLAIN[id(decoder)] = decoder.without_correction().eval()
+    return _PLAIN[id(decoder)]
+
+
+def summarise_corrections(reports: list[dict]) -> dict:
+    return {key: float(np.nanmean([r[key] for r in reports])) for key in reports[0]}
+
+
+def save_correction_figure(rows_by_split: dict[str, list], path: str, count: int = 6) -> None:
+    """Ground truth | DIT with its correction | warp + template alone, for the first shapes of each split."""
+    rows = [
+        FigureRow(f"{split} {sid}", image, {"full": full, "plain": plain}, gt_mesh)
+        for split, items in rows_by_split.items()
+        for sid, image, full, plain, gt_mesh in items[:count]
+    ]
+    make_figure(rows, [("full", "DIT + correction"), ("plain", "warp+template")]).save(path)
+
+
 def evaluate(decoder, args) -> dict:
     """The ``dit_fit`` entry: train shapes from their codes and test shapes via fit_latent, against the constant."""
     import datasets
@@ -264,11 +306,14 @@ def evaluate(decoder, args) -> dict:
     latents = load_file(args.latents) if args.latents else {}
     columns = ["shape_id", "sdf_samples", "surface_points"] + [c for c in ("params", "subtype")
                                                                 if c in data["train"].column_names]
+    if args.figure:
+        columns += ["vertices", "faces"]
     train_points = data["train"].select_columns(["shape_id", "surface_points"]).with_format("numpy")
     constant_id, constant_points, constant_mean = constant_answer(train_points, args.constant_candidates)
     print(f"constant answer: {constant_id}, mean Chamfer x1e3 {constant_mean:.3f} to the other "
           f"{min(args.constant_candidates, len(train_points)) - 1} candidates")
     fit = {"constant_shape": constant_id}
+    figure_rows: dict[str, list] = {}
     for split, key in (("train", "train_from_codes"), ("test", "oracle_test")):
         if split not in data:
             continue
@@ -300,13 +345,30 @@ def evaluate(decoder, args) -> dict:
             family = family_of(*(str(row[c]) if c in row else None for c in ("params", "subtype")))
             shapes.append({"id": sid, "family": family, "gt": gt, "points": sample_surface_points(mesh),
                            "emd": emd_x1e2(mesh, gt, num_points=args.emd_points)})
+            if decoder.correction is not None:
+                shapes[-1]["correction"] = correction_report(decoder, latent, row, gt, args)
+                plain = shapes[-1]["correction"].pop("mesh")
+                if args.figure:
+                    gt_mesh = trimesh.Trimesh(np.asarray(row["vertices"]).reshape(-1, 3), np.asarray(row["faces"]).reshape(-1, 3))
+                    image = data[split][i]["images"][0]
+                    figure_rows.setdefault(split, []).append((sid, image, mesh, plain, gt_mesh))
         if shapes:
             fit[key] = fit_summary(shapes, constant_id, constant_points)
             how = "codes" if split == "train" else f"fit_latent ({args.fit_latent_steps} steps)"
             print_fit(f"{split:5s} shapes from {how}", fit[key], constant_id, time.perf_counter() - started)
+            if decoder.correction is not None:
+                fit[key]["correction"] = summarise_corrections([s["correction"] for s in shapes])
+                c = fit[key]["correction"]
+                print(f"      correction: mean |C| {c['near_surface_abs']:.4f} within 0.02 of the surface "
+                      f"(target SDF spread there {c['near_surface_target_abs']:.4f}); warp + template alone: "
+                      f"Chamfer x1e3 {c['template_only_chamfer_x1e3']:.3f} (with the correction "
+                      f"{fit[key]['chamfer_x1e3']:.3f})")
     fit["run"] = {"decoder": str(args.decoder), "latents": str(args.latents), "dataset": str(args.dataset),
                   "num_eval_shapes": args.num_eval_shapes, "resolution": args.eval_resolution,
                   "fit_latent_steps": args.fit_latent_steps, "constant_candidates": args.constant_candidates}
+    if args.figure and figure_rows:
+        save_correction_figure(figure_rows, args.figure)
+        print(f"figure (ground truth | DIT with correction | warp + template alone) written to {args.figure}")
     if args.results:
         merge_key(args.results, "dit_fit", fit)
         print(f"dit_fit written to {args.results}")
@@ -332,6 +394,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--constant-candidates", type=int, default=CONSTANT_CANDIDATES,
                    help="the constant answer is the most central of the first N training shapes")
     p.add_argument("--results", help="merge the reconstruction numbers into this results JSON as dit_fit")
+    p.add_argument("--figure", help="with a corrected DIT: save ground truth | DIT | warp + template alone here (PNG)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.dataset and not (args.decoder and args.latents):

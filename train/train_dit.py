@@ -44,6 +44,7 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 
 from latentmapper.atomic import atomic_path  # noqa: E402
 from latentmapper.geometry.batching import auto_workers, cpu_workers  # noqa: E402
+from latentmapper.models.code_init import pca_codes  # noqa: E402
 from latentmapper.models.dit import DITDecoder  # noqa: E402
 from latentmapper.models.dit_losses import DITLossConfig, dit_loss  # noqa: E402
 
@@ -61,6 +62,7 @@ TRAINING_DEFAULTS = {
     "lr_codes": 1e-3,
     "lr_decay_interval": 500,
     "lr_decay_factor": 0.5,
+    "code_init": "random",
     "code_init_std": 1.0,
     "code_bound": 1.0,
     "grad_clip": None,
@@ -245,7 +247,7 @@ def _rewrite_log(log_path: Path, last_epoch: int) -> None:
 # ----------------------------------------------------------------------------- training
 
 
-def threaded_step(decoder, codes, index, data, epoch, cfg, pool, workers) -> dict[str, torch.Tensor]:
+def threaded_step(decoder, codes, index, data, epoch, cfg, pool, workers, bf16: bool = False) -> dict[str, torch.Tensor]:
     """Loss and gradients of one batch, its shapes split over single-threaded CPU workers.
 
     Every term of the DIT objective is a mean over shapes, so the batch's gradient is the
@@ -260,7 +262,8 @@ def threaded_step(decoder, codes, index, data, epoch, cfg, pool, workers) -> dic
         torch.set_num_threads(1)
         idx, part = group
         weight = len(idx) / len(index)
-        terms = dit_loss(decoder, codes(idx), part[..., :3], part[..., 3], epoch, cfg)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            terms = dit_loss(decoder, codes(idx), part[..., :3], part[..., 3], epoch, cfg)
         grads = torch.autograd.grad(terms["loss"] * weight, params, allow_unused=True)
         return {k: v.detach() * weight for k, v in terms.items()}, grads
 
@@ -269,6 +272,30 @@ def threaded_step(decoder, codes, index, data, epoch, cfg, pool, workers) -> dic
         parts = [g[n] for _, g in results if g[n] is not None]
         p.grad = torch.stack(parts).sum(0) if parts else torch.zeros_like(p)
     return {k: sum(r[0][k] for r in results) for k in results[0][0]}
+
+
+def sdf_parameters(decoder: DITDecoder) -> list[torch.nn.Parameter]:
+    """The template's parameters and, when the decoder has one, the latent correction's: both
+    are SDF networks and share the template's learning rate."""
+    params = list(decoder.template.parameters())
+    if decoder.correction is not None:
+        params += list(decoder.correction.parameters())
+    return params
+
+
+def initial_codes(codes: torch.nn.Embedding, samples: list[torch.Tensor], train: dict, clamp: float) -> None:
+    """DeepSDF's random N(0, std^2 / L) codes, or (``code_init="pca"``) PCA scores of the shapes'
+    coarse SDF grids with mean norm ``code_init_std`` times half the code bound."""
+    latent_size = codes.embedding_dim
+    with torch.no_grad():
+        if train["code_init"] == "random":
+            torch.nn.init.normal_(codes.weight, 0.0, train["code_init_std"] / math.sqrt(latent_size))
+        elif train["code_init"] == "pca":
+            bound = train["code_bound"] or 1.0
+            codes.weight.copy_(pca_codes(samples, latent_size, train["code_init_std"] * 0.5 * bound, clamp=clamp,
+                                         seed=train["seed"]))
+        else:
+            raise SystemExit(f"training.code_init must be 'random' or 'pca', got {train['code_init']!r}")
 
 
 def learning_rates(train: dict, epoch: int) -> list[float]:
@@ -305,7 +332,8 @@ class Run:
             data = torch.stack([self.drawer.draw(int(i), gen) for i in index]).to(acc.device)
             self.optimizer.zero_grad(set_to_none=True)
             if workers > 1:
-                terms = threaded_step(self.decoder, self.codes, index, data, epoch, self.losses, pool, workers)
+                terms = threaded_step(self.decoder, self.codes, index, data, epoch, self.losses, pool, workers,
+                                      bf16=t["mixed_precision"] == "bf16")
             else:
                 with acc.autocast():
                     codes = self.codes(index.to(acc.device))
@@ -355,14 +383,15 @@ def train(args: argparse.Namespace) -> Path:
     config["model"] = {k: v for k, v in decoder.config.items() if not k.startswith("_")}
     latent_size = decoder.latent_size
     codes = torch.nn.Embedding(len(shape_ids), latent_size, max_norm=t["code_bound"])
-    torch.nn.init.normal_(codes.weight, 0.0, t["code_init_std"] / math.sqrt(latent_size))
     if resume:
         codes.weight.data.copy_(resume["codes"])
+    else:
+        initial_codes(codes, samples, t, decoder.config.clamp_distance)
     lrs = learning_rates(t, 1)
     optimizer = torch.optim.Adam(
         [
             {"params": decoder.warper.parameters(), "lr": lrs[0]},
-            {"params": decoder.template.parameters(), "lr": lrs[1]},
+            {"params": sdf_parameters(decoder), "lr": lrs[1]},
             {"params": codes.parameters(), "lr": lrs[2]},
         ]
     )
@@ -397,7 +426,7 @@ def train(args: argparse.Namespace) -> Path:
     )
 
     # On a CPU, the shapes of a batch are split over single-threaded workers (see threaded_step).
-    threaded = device.type == "cpu" and accelerator.num_processes == 1 and t["mixed_precision"] == "no"
+    threaded = device.type == "cpu" and accelerator.num_processes == 1 and t["mixed_precision"] in ("no", "bf16")
     began, epoch, stopped_early = time.monotonic(), start_epoch - 1, False
     n_workers = t["cpu_workers"] or auto_workers()
     with cpu_workers(device, n_workers) if threaded else contextlib.nullcontext(1) as workers:

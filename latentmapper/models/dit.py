@@ -49,12 +49,14 @@ class DITDecoderOutput(BaseOutput):
 
     ``sdf`` has the points' leading shape; ``warped_points[k]`` is (..., 3) and
     ``intermediate_sdf[k]`` (...), from the first curriculum level to the last (the last is
-    the final warp, so ``intermediate_sdf[-1]`` is ``sdf``).
+    the final warp, so ``intermediate_sdf[-1]`` is ``sdf``). ``correction`` is the latent
+    correction's share of every level's SDF (None without one).
     """
 
     sdf: torch.Tensor
     warped_points: tuple[torch.Tensor, ...] | None = None
     intermediate_sdf: tuple[torch.Tensor, ...] | None = None
+    correction: torch.Tensor | None = None
 
 
 def _tanh(x: torch.Tensor) -> torch.Tensor:
@@ -241,6 +243,43 @@ class Warper(nn.Module):
         return pts
 
 
+class LatentCorrection(nn.Module):
+    """DIF-Net's correction: a small latent-conditioned SDF term added to the template's SDF.
+
+    The warp of one shared template cannot make every detail of a varied category (a
+    pickup's bed, wheels of another size) in the few steps a CPU can train; a ReLU MLP of
+    ``[z, p]`` at the *unwarped* point carries what is left, and a penalty on its magnitude
+    (``correction_weight`` in the loss) keeps it small, so that warp and template still
+    explain the shape and give the correspondences. As in the warper, the latent's share
+    of the first layer is computed once per shape. The output layer starts at zero: a new
+    model is plain DIT.
+    """
+
+    def __init__(self, latent_size: int, dims: Sequence[int]) -> None:
+        super().__init__()
+        self.latent_size = latent_size
+        sizes = [latent_size + 3, *dims]
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.out = nn.Linear(sizes[-1], 1)
+        with torch.no_grad():
+            if not self.out.weight.is_meta:
+                self.out.weight.zero_()
+                self.out.bias.zero_()
+
+    def latent_bias(self, latent: torch.Tensor) -> torch.Tensor:
+        """``W_z z + b`` of the first layer (..., H0), once per shape."""
+        first = self.hidden[0]
+        return F.linear(latent, first.weight[:, : self.latent_size], first.bias)
+
+    def forward_features(self, bias_z: torch.Tensor, xyz: torch.Tensor) -> torch.Tensor:
+        """``bias_z`` (H0, B, 1|P), feature-major ``xyz`` (3, B*P) -> correction (B*P,)."""
+        first = self.hidden[0]
+        x = _add_gates(torch.mm(first.weight[:, self.latent_size :], xyz), bias_z, inplace=True).relu()
+        for layer in self.hidden[1:]:
+            x = torch.relu(_linear_fm(layer.weight, layer.bias, x))
+        return _linear_fm(self.out.weight, self.out.bias, x)[0]
+
+
 class DITDecoder(ModelMixin, ConfigMixin):
     """Deep Implicit Templates decoder: ``(latent, xyz) -> SDF`` (negative inside, tanh-bounded).
 
@@ -262,6 +301,7 @@ class DITDecoder(ModelMixin, ConfigMixin):
         template_dropout_prob: float = 0.05,
         template_weight_norm: bool = True,
         clamp_distance: float = 0.1,
+        correction_dims: Sequence[int] = (),
     ) -> None:
         super().__init__()
         if warp_steps < 1 or curriculum_levels < 1 or warp_steps % curriculum_levels:
@@ -271,6 +311,7 @@ class DITDecoder(ModelMixin, ConfigMixin):
             )
         self.warper = Warper(latent_size, warp_hidden_size, warp_steps)
         self.template = TemplateSDF(list(template_dims), template_dropout_prob, template_weight_norm)
+        self.correction = LatentCorrection(latent_size, list(correction_dims)) if correction_dims else None
 
     @property
     def latent_size(self) -> int:
@@ -296,7 +337,13 @@ class DITDecoder(ModelMixin, ConfigMixin):
             )
         gates = self.warper.latent_gates(latent).permute(2, 0, 1)  # (4H, B, 1|P)
         pts = xyz.reshape(-1, 3).t().contiguous()
-        return gates, pts, xyz.shape[:-1]
+        return gates, pts, xyz.shape[:-1], latent
+
+    def _correction(self, latent: torch.Tensor, pts: torch.Tensor) -> torch.Tensor | None:
+        """The latent correction at the unwarped feature-major points, or None for plain DIT."""
+        if self.correction is None:
+            return None
+        return self.correction.forward_features(self.correction.latent_bias(latent).permute(2, 0, 1), pts)
 
     def forward(
         self,
@@ -306,36 +353,70 @@ class DITDecoder(ModelMixin, ConfigMixin):
         return_dict: bool = True,
     ) -> DITDecoderOutput | tuple:
         """SDF at ``xyz``; with ``return_intermediate`` also the curriculum's warped points and SDFs."""
-        gates, pts, shape = self._features(latent, xyz)
+        gates, pts, shape, latent = self._features(latent, xyz)
         keep = self.config.warp_steps // self.config.curriculum_levels if return_intermediate else None
+        correction = self._correction(latent, pts)
         warped, kept = self.warper.forward_features(gates, pts, keep_every=keep)
+
+        def sdf_at(points: torch.Tensor) -> torch.Tensor:
+            sdf = self.template.forward_features(points)
+            return (sdf if correction is None else sdf + correction).reshape(shape)
+
         if return_intermediate:
-            sdfs = tuple(self.template.forward_features(p).reshape(shape) for p in kept)
+            sdfs = tuple(sdf_at(p) for p in kept)
             points = tuple(p.t().reshape(*shape, 3) for p in kept)
-            out = DITDecoderOutput(sdf=sdfs[-1], warped_points=points, intermediate_sdf=sdfs)
+            out = DITDecoderOutput(
+                sdf=sdfs[-1], warped_points=points, intermediate_sdf=sdfs,
+                correction=None if correction is None else correction.reshape(shape),
+            )
         else:
-            out = DITDecoderOutput(sdf=self.template.forward_features(warped).reshape(shape))
+            out = DITDecoderOutput(sdf=sdf_at(warped))
         return out if return_dict else out.to_tuple()
 
     def sdf(self, latent: torch.Tensor, xyz: torch.Tensor) -> torch.Tensor:
         """Final SDF only. On a CPU without autograd (in eval mode) it takes the fused in-place
         path; elsewhere the plain one, which fp16 autocast on CUDA applies to."""
-        gates, pts, shape = self._features(latent, xyz)
+        gates, pts, shape, latent = self._features(latent, xyz)
+        correction = self._correction(latent, pts)
         if torch.is_grad_enabled() or self.training or pts.device.type != "cpu":
             warped, _ = self.warper.forward_features(gates, pts)
-            return self.template.forward_features(warped).reshape(shape)
+            sdf = self.template.forward_features(warped)
+            return (sdf if correction is None else sdf + correction).reshape(shape)
         warped = self.warper.forward_features_inplace(gates, pts)
-        return self.template.forward_features_inplace(warped).reshape(shape)
+        sdf = self.template.forward_features_inplace(warped)
+        return (sdf if correction is None else sdf.add_(correction)).reshape(shape)
 
     def warp(self, latent: torch.Tensor, xyz: torch.Tensor) -> torch.Tensor:
         """Points carried into the template's frame (DIT's dense correspondences)."""
-        gates, pts, shape = self._features(latent, xyz)
+        gates, pts, shape, _ = self._features(latent, xyz)
         warped, _ = self.warper.forward_features(gates, pts)
         return warped.t().reshape(*shape, 3)
 
     def template_sdf(self, xyz: torch.Tensor) -> torch.Tensor:
         """The shared template's SDF, without any warp."""
         return self.template(xyz)
+
+    def warped_template_sdf(self, latent: torch.Tensor, xyz: torch.Tensor) -> torch.Tensor:
+        """The template's SDF at the warped points, without the correction: what warp and
+        template alone make of the shape (equal to ``sdf`` for plain DIT)."""
+        gates, pts, shape, _ = self._features(latent, xyz)
+        warped, _ = self.warper.forward_features(gates, pts)
+        return self.template.forward_features(warped).reshape(shape)
+
+    def without_correction(self) -> "DITDecoder":
+        """A copy that is warp and template only, to mesh what they make of a shape alone."""
+        import copy
+
+        plain = copy.deepcopy(self)
+        plain.correction = None
+        plain.register_to_config(correction_dims=[])
+        return plain
+
+    def correction_sdf(self, latent: torch.Tensor, xyz: torch.Tensor) -> torch.Tensor:
+        """The latent correction alone (zeros for plain DIT)."""
+        gates, pts, shape, latent = self._features(latent, xyz)
+        correction = self._correction(latent, pts)
+        return torch.zeros(shape, dtype=xyz.dtype, device=xyz.device) if correction is None else correction.reshape(shape)
 
     def sdf_fn(self, latent: torch.Tensor, chunk_size: int = 1024) -> SDFFunction:
         """A closure ``points (B, 3) -> SDF (B,)`` for one latent, for grids and sphere tracing.
@@ -360,4 +441,4 @@ class DITDecoder(ModelMixin, ConfigMixin):
         return fn
 
 
-__all__ = ["DITDecoder", "DITDecoderOutput", "TemplateSDF", "Warper", "WeightNormLinear"]
+__all__ = ["DITDecoder", "DITDecoderOutput", "LatentCorrection", "TemplateSDF", "Warper", "WeightNormLinear"]

@@ -12,7 +12,9 @@ As in the official code (``train_deep_implicit_templates.py``):
   and decayed to 1x over ``ramp_epochs`` (keeps warps small while the template forms);
 - point-pair: ``relu(|d_i - d_j| / (|x_i - x_j| + 1e-3) - 0.5)`` between a shape's first
   eighth of points and the rest, on the final displacement ``d`` (keeps the warp smooth),
-  ramped in over ``ramp_epochs``.
+  ramped in over ``ramp_epochs``;
+- correction (only for a decoder with DIF-Net's latent correction): ``correction_weight``
+  times its mean magnitude, so that warp and template explain what they can.
 
 DIT sums these over points and divides by the number of points; here they are means. The
 point-pair sum has ``P^2 * 7/64`` terms per shape, so DIT's weight 2e-5 at 5000 points per
@@ -43,6 +45,7 @@ class DITLossConfig:
     pointpair_anchor_fraction: float = 0.125
     pointpair_max_points: int | None = None  # cap on points per shape in the pair term (CPU)
     ramp_epochs: float = 100.0
+    correction_weight: float = 0.0  # DIF-Net: L1 on the latent correction, when the decoder has one
 
     def weights(self, epoch: float) -> dict[str, float]:
         """Effective weights at ``epoch`` (1-based, may be fractional)."""
@@ -133,6 +136,9 @@ def dit_loss(
             xyz, out.warped_points[-1], cfg.pointpair_lipschitz, cfg.pointpair_anchor_fraction, cfg.pointpair_max_points
         )
         total = total + w["pointpair"] * terms["pointpair"]
+    if out.correction is not None:
+        terms["correction"] = out.correction.abs().mean()
+        total = total + cfg.correction_weight * terms["correction"]
     terms["loss"] = total
     return terms
 
