@@ -415,3 +415,22 @@ def test_training_script_with_pca_codes_and_a_correction(tmp_path):
     with pytest.raises(SystemExit, match="code_init"):
         train_dit.main(["--dataset", str(tmp_path / "data"), "--config", str(tmp_path / "tiny.json"), "--cpu",
                         "--output", str(tmp_path / "run3")])
+
+
+def test_correction_waits_for_its_start_epoch():
+    decoder = tiny_decoder(template_dropout_prob=0.0, correction_dims=[16])
+    scramble_warp(decoder)
+    with torch.no_grad():
+        decoder.correction.out.weight.normal_(0.0, 0.5)
+    codes, xyz, target = torch.randn(2, 8), torch.rand(2, 40, 3) * 2 - 1, torch.rand(2, 40) * 0.2 - 0.1
+    cfg = DITLossConfig(pointpair_max_points=16, correction_weight=0.1, correction_start_epoch=5)
+    early = dit_loss(decoder, codes, xyz, target, 3, cfg)
+    assert "correction" not in early
+    early["loss"].backward()
+    assert all(p.grad is None or torch.all(p.grad == 0) for p in decoder.correction.parameters())
+    plain = dit_loss(decoder.without_correction(), codes, xyz, target, 3, cfg)
+    assert float(early["sdf"]) == pytest.approx(float(plain["sdf"]), rel=1e-5)  # warp and template alone
+    decoder.zero_grad()
+    late = dit_loss(decoder, codes, xyz, target, 5, cfg)
+    late["loss"].backward()
+    assert "correction" in late and decoder.correction.out.weight.grad.abs().sum() > 0

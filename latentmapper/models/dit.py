@@ -351,11 +351,13 @@ class DITDecoder(ModelMixin, ConfigMixin):
         xyz: torch.Tensor,
         return_intermediate: bool = False,
         return_dict: bool = True,
+        use_correction: bool = True,
     ) -> DITDecoderOutput | tuple:
-        """SDF at ``xyz``; with ``return_intermediate`` also the curriculum's warped points and SDFs."""
+        """SDF at ``xyz``; with ``return_intermediate`` also the curriculum's warped points and SDFs.
+        ``use_correction=False`` leaves the latent correction out (warp and template alone)."""
         gates, pts, shape, latent = self._features(latent, xyz)
         keep = self.config.warp_steps // self.config.curriculum_levels if return_intermediate else None
-        correction = self._correction(latent, pts)
+        correction = self._correction(latent, pts) if use_correction else None
         warped, kept = self.warper.forward_features(gates, pts, keep_every=keep)
 
         def sdf_at(points: torch.Tensor) -> torch.Tensor:

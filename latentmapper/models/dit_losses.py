@@ -46,6 +46,7 @@ class DITLossConfig:
     pointpair_max_points: int | None = None  # cap on points per shape in the pair term (CPU)
     ramp_epochs: float = 100.0
     correction_weight: float = 0.0  # DIF-Net: L1 on the latent correction, when the decoder has one
+    correction_start_epoch: float = 0.0  # before it, warp and template learn alone (the correction stays at zero)
 
     def weights(self, epoch: float) -> dict[str, float]:
         """Effective weights at ``epoch`` (1-based, may be fractional)."""
@@ -121,7 +122,8 @@ def dit_loss(
     cfg: DITLossConfig,
 ) -> dict[str, torch.Tensor]:
     """All terms for a batch: ``codes`` (S, L), ``xyz`` (S, P, 3), ``sdf`` (S, P). ``loss`` is the total."""
-    out = decoder(codes, xyz, return_intermediate=True)
+    # before correction_start_epoch, warp and template learn alone and the correction stays at its start
+    out = decoder(codes, xyz, return_intermediate=True, use_correction=epoch >= cfg.correction_start_epoch)
     w = cfg.weights(epoch)
     terms = {"sdf": curriculum_sdf_loss(out.intermediate_sdf, sdf, cfg)}
     total = terms["sdf"]
