@@ -141,12 +141,13 @@ def check_component(folder: Path, name: str, class_name: str) -> None:
     if not (folder / "config.json").is_file():
         raise PipelineLoadError(f"{what} is missing its config.json in {folder}")
     safetensors, pickles = weight_files(folder)
+    if pickles:  # refused even beside safetensors files: a loader may still prefer the pickle
+        only = "only " if not safetensors else ""
+        raise PipelineLoadError(
+            f"{what} has {only}pickle weights ({pickles[0].name}); LatentMapper loads safetensors only and never "
+            "unpickles. Remove that file, or convert it with safetensors.torch.save_file / re-save with save_pretrained"
+        )
     if not safetensors:
-        if pickles:
-            raise PipelineLoadError(
-                f"{what} has only pickle weights ({pickles[0].name}); LatentMapper loads safetensors only and never "
-                "unpickles. Convert them with safetensors.torch.save_file, or re-save with save_pretrained"
-            )
         raise PipelineLoadError(f"{what} has no weights: no *.safetensors file in {folder}")
     for index in folder.glob("*.safetensors.index.json"):
         shards = set(read_json(index, what).get("weight_map", {}).values())

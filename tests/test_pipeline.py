@@ -246,6 +246,14 @@ def _incomplete_vit(folder: Path) -> None:
     save_file({"embeddings.cls_token": torch.zeros(1, 1, 32)}, str(folder / "vit" / "model.safetensors"))
 
 
+def _pickle_beside_decoy(folder: Path) -> None:
+    from safetensors.torch import load_file
+
+    weights = folder / "vit" / "model.safetensors"
+    torch.save(load_file(str(weights)), folder / "vit" / "pytorch_model.bin")
+    weights.rename(folder / "vit" / "decoy.safetensors")
+
+
 DAMAGE = {
     "no-index": (lambda d: (d / "model_index.json").unlink(), "no model_index.json"),
     "bad-index": (lambda d: (d / "model_index.json").write_text("{oops"), r"model_index\.json is corrupted"),
@@ -260,6 +268,9 @@ DAMAGE = {
     "pickle": (lambda d: (d / "autoencoder" / "diffusion_pytorch_model.safetensors").rename(
         d / "autoencoder" / "diffusion_pytorch_model.bin"), r"'autoencoder'.*pickle.*never unpickles"),
     "missing-tensors": (_incomplete_vit, r"'vit'.*cannot be loaded.*random weights"),
+    # issue 19: a decoy safetensors file beside a pickle must not let transformers unpickle it
+    "pickle-beside-decoy": (_pickle_beside_decoy, r"'vit'.*pytorch_model\.bin.*never unpickles"),
+    "pickle-beside-weights": (lambda d: (d / "clip" / "evil.pkl").write_bytes(b"not loaded"), r"'clip'.*evil\.pkl"),
 }
 
 
