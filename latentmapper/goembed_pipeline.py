@@ -30,7 +30,7 @@ from .image_io import ImageBatch, load_images
 from .mesh_io import export_mesh
 from .models.dit import DITDecoder
 from .models.goembed import GOEmbedEncoder
-from .pipeline_files import PipelineLoadError, check_pipeline_folder, resolve_pipeline_folder
+from .pipeline_files import PipelineLoadError, check_loaded_weights, check_pipeline_folder, resolve_pipeline_folder
 
 OUTPUT_TYPES = ("trimesh", "glb", "latent", "preview")
 HUB_KWARGS = ("cache_dir", "revision", "token", "local_files_only", "force_download")
@@ -76,6 +76,7 @@ class GOEmbedPipeline(DiffusionPipeline):
             raise
         except Exception as err:
             raise PipelineLoadError(f"cannot load the pipeline in {folder}: {type(err).__name__}: {err}") from err
+        check_loaded_weights(folder, pipe)
         pipe.register_to_config(_name_or_path=source)
         return pipe
 

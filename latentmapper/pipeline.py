@@ -41,7 +41,7 @@ from .mesh_io import export_mesh
 from .model_card import write_model_card
 from .torch_threads import single_torch_thread
 from .models import DescriptorAutoencoder, DITDecoder, KeyCodebook, LatentMapper
-from .pipeline_files import PipelineLoadError, check_pipeline_folder, download_pipeline, resolve_pipeline_folder
+from .pipeline_files import PipelineLoadError, check_loaded_weights, check_pipeline_folder, download_pipeline, resolve_pipeline_folder
 
 OUTPUT_TYPES = ("trimesh", "glb", "latent", "preview")
 _FEATURE_LOCK = threading.Lock()
@@ -145,6 +145,7 @@ class LatentMapperPipeline(DiffusionPipeline):
             raise
         except Exception as err:  # diffusers/transformers/safetensors: keep their detail, say where
             raise PipelineLoadError(f"cannot load the pipeline in {folder}: {type(err).__name__}: {err}") from err
+        check_loaded_weights(folder, pipe)
         pipe.register_to_config(_name_or_path=source)
         return pipe
 

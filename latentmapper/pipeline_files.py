@@ -157,6 +157,29 @@ def check_component(folder: Path, name: str, class_name: str) -> None:
         check_safetensors(path, what)
 
 
+def check_loaded_weights(folder: Path, pipe) -> None:
+    """Every diffusers component's state dict matches its weights file key for key.
+
+    diffusers only warns about missing or unexpected keys and leaves missing weights on the
+    meta device, so a damaged file would load "fine" and fail at the first reconstruction.
+    """
+    from safetensors import safe_open
+
+    for name in pipe.components:
+        module = getattr(pipe, name, None)
+        weights = folder / name / "diffusion_pytorch_model.safetensors"
+        if module is None or not hasattr(module, "state_dict") or not weights.is_file():
+            continue
+        with safe_open(str(weights), framework="pt") as handle:
+            stored = set(handle.keys())
+        expected = set(module.state_dict())
+        missing, unexpected = sorted(expected - stored), sorted(stored - expected)
+        if missing or unexpected:
+            detail = "; ".join(f"{label} {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}"
+                               for label, keys in (("missing", missing), ("unexpected", unexpected)) if keys)
+            raise PipelineLoadError(f"component {name!r} does not match its weights file {weights}: {detail}")
+
+
 def check_pipeline_folder(
     folder: Path, pipeline_class: str, components: Iterable[str], optional: Iterable[str] = ()
 ) -> dict:
@@ -184,6 +207,7 @@ def check_pipeline_folder(
 
 
 __all__ = [
-    "HUB_ALLOW_PATTERNS", "HUB_IGNORE_PATTERNS", "PipelineLoadError", "check_component", "check_pipeline_folder",
+    "HUB_ALLOW_PATTERNS", "HUB_IGNORE_PATTERNS", "PipelineLoadError", "check_component", "check_loaded_weights",
+    "check_pipeline_folder",
     "download_pipeline", "looks_like_repo_id", "resolve_pipeline_folder",
 ]

@@ -246,6 +246,18 @@ def _incomplete_vit(folder: Path) -> None:
     save_file({"embeddings.cls_token": torch.zeros(1, 1, 32)}, str(folder / "vit" / "model.safetensors"))
 
 
+def _edit_weights(component: Path, drop: str | None = None, add: str | None = None) -> None:
+    from safetensors.torch import load_file, save_file
+
+    path = component / "diffusion_pytorch_model.safetensors"
+    tensors = load_file(str(path))
+    if drop:
+        del tensors[drop]
+    if add:
+        tensors[add] = torch.zeros(2)
+    save_file(tensors, str(path))
+
+
 def _pickle_beside_decoy(folder: Path) -> None:
     from safetensors.torch import load_file
 
@@ -268,6 +280,10 @@ DAMAGE = {
     "pickle": (lambda d: (d / "autoencoder" / "diffusion_pytorch_model.safetensors").rename(
         d / "autoencoder" / "diffusion_pytorch_model.bin"), r"'autoencoder'.*pickle.*never unpickles"),
     "missing-tensors": (_incomplete_vit, r"'vit'.*cannot be loaded.*random weights"),
+    # issue 19: a tensor missing from a diffusers component (left on the meta device) or one too many
+    "dit-missing-tensor": (lambda d: _edit_weights(d / "dit", drop="template.hidden.0.bias"),
+                           r"'dit'.*missing template\.hidden\.0\.bias"),
+    "mapper-extra-tensor": (lambda d: _edit_weights(d / "mapper", add="stray.weight"), r"'mapper'.*unexpected stray\.weight"),
     # issue 19: a decoy safetensors file beside a pickle must not let transformers unpickle it
     "pickle-beside-decoy": (_pickle_beside_decoy, r"'vit'.*pytorch_model\.bin.*never unpickles"),
     "pickle-beside-weights": (lambda d: (d / "clip" / "evil.pkl").write_bytes(b"not loaded"), r"'clip'.*evil\.pkl"),
