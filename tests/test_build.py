@@ -107,3 +107,21 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
     assert main(["build", "--category", "boat", "--num-shapes", "3", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown category" in err[0]
+
+
+@pytest.mark.parametrize("option, value, message", [("--image-size", "0", "image-size must be an integer of at least 16"),
+                                                     ("--sdf-samples", "-1", "sdf-samples must be"),
+                                                     ("--mesh-resolution", "2", "mesh-resolution must be")])
+def test_cli_checks_options_before_computing_any_shape(tmp_path, capsys, monkeypatch, option, value, message):
+    """Issue 19: bad record options used to fail only after every shape had been computed."""
+    from latentmapper.data import build as build_module
+    from latentmapper.data.cli import main
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("a shape was computed before the options were checked")
+
+    monkeypatch.setattr(build_module, "procedural_record", no_work, raising=False)
+    assert main(["build", "--category", "car", "--num-shapes", "3", "--out", str(tmp_path / "o"), option, value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "o").exists()

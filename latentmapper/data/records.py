@@ -37,6 +37,19 @@ class RecordConfig:
     supersample: int = 2
     buffer: float = DEFAULT_BUFFER
 
+    def __post_init__(self) -> None:
+        """Bad options fail here, before any shape is computed (issue 19: not after the last one)."""
+        minimum = {"image_size": 16, "sdf_samples": 1, "surface_samples": 1, "mesh_resolution": 8, "supersample": 1}
+        for name, low in minimum.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name.replace('_', '-')} must be an integer of at least {low}, got {value!r}")
+        if not self.yaws:
+            raise ValueError("the build needs at least one view (yaws is empty)")
+        if not 0.0 < self.fov < 180.0 or not self.camera_distance > 0.0 or not self.buffer > 0.0:
+            raise ValueError(f"fov must be in (0, 180) and camera_distance, buffer positive; got {self.fov}, "
+                             f"{self.camera_distance}, {self.buffer}")
+
     def cameras(self) -> list[OrbitCamera]:
         return [OrbitCamera(y, self.elevation, self.camera_distance, self.fov) for y in self.yaws]
 
