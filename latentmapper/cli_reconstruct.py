@@ -38,6 +38,31 @@ def output_paths(images: list[Path], out: Path, file_type: str) -> list[Path]:
     return paths
 
 
+def check_device(name: str):
+    """``torch.device`` for ``--device``, or a ValueError naming what is wrong (not a traceback)."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"--device {name!r} is not a device PyTorch knows (cpu, cuda, cuda:1, mps, ...)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name!r} asks for CUDA, but PyTorch sees no CUDA GPU on this machine")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {name!r} asks for MPS, which this machine does not have")
+    return device
+
+
+def prepare_output_folder(out: Path) -> None:
+    """Create ``--out`` (and its parents), or a ValueError saying why it cannot be a folder of meshes."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder; give a folder for the meshes")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"cannot create the output folder {out}: {err.strerror or err}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm.auto import tqdm
@@ -53,7 +78,12 @@ def run(args: argparse.Namespace) -> int:
 
     diffusers.utils.logging.disable_progress_bar()  # the command shows its own bar; no per-component ones
     transformers.utils.logging.disable_progress_bar()
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = check_device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        prepare_output_folder(args.out)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     try:
         pipe = LatentMapperPipeline.from_pretrained(args.model).to(device)
@@ -61,7 +91,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: cannot load the pipeline {args.model!r}: {err}", file=sys.stderr)
         return 2
     pipe.set_progress_bar_config(disable=True)
-    args.out.mkdir(parents=True, exist_ok=True)
     failures = []
     targets = output_paths(args.images, args.out, args.format)
     bar = tqdm(list(zip(args.images, targets)), desc="reconstruct", unit="image")
@@ -81,4 +110,4 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-__all__ = ["add_arguments", "output_paths", "run"]
+__all__ = ["add_arguments", "check_device", "output_paths", "prepare_output_folder", "run"]

@@ -63,3 +63,26 @@ def test_output_names_follow_the_images_and_stay_unique(tmp_path):
     images = [Path("a/car.png"), Path("b/car.jpg"), Path("plane.webp"), Path("c/car.png")]
     names = [p.name for p in output_paths(images, tmp_path, "obj")]
     assert names == ["car.obj", "car-1.obj", "plane.obj", "car-2.obj"]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [(["--device", "banana"], "'banana' is not a device PyTorch knows"),
+     (["--device", "cuda"], "sees no CUDA GPU"),
+     (["--out", "EXISTING_FILE"], "exists and is not a folder")],
+)
+def test_bad_device_or_output_is_one_line_and_exit_2(tiny_pipeline_dir, tmp_path, capsys, extra, message):
+    """Issue 19: these gave tracebacks (RuntimeError, AssertionError, FileExistsError)."""
+    import torch
+
+    if extra[1] == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    image = _photos(tmp_path, 1)[0]
+    existing = tmp_path / "mesh.glb"
+    existing.write_bytes(b"precious")
+    args = ["reconstruct", str(image), "--model", str(tiny_pipeline_dir), "--out", str(tmp_path / "meshes"), *extra]
+    args = [str(existing) if a == "EXISTING_FILE" else a for a in args]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert existing.read_bytes() == b"precious"
