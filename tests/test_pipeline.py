@@ -311,3 +311,21 @@ def test_package_exports_the_pipeline_lazily():
     assert latentmapper.LatentMapperPipeline is LatentMapperPipeline
     assert LatentMapperPipeline.component_names() == sorted(
         ["autoencoder", "clip", "clip_processor", "codebook", "dit", "mapper", "translator", "vit", "vit_processor"])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_latent_is_refused_before_the_grid(bad):
+    """Issue 19: a NaN latent used to run the whole grid before 'the SDF grid holds NaN'."""
+    from latentmapper.geometry import latent_to_grid
+
+    pipe = build_tiny_pipeline()
+    latent = torch.zeros(pipe.latent_size)
+    latent[3] = bad
+    calls = []
+    original = pipe.dit.sdf_fn
+    pipe.dit.sdf_fn = lambda *a, **k: calls.append(1) or original(*a, **k)
+    with pytest.raises(ValueError, match="latent holds NaN or infinite values"):
+        pipe.decode_latent(latent, resolution=32)
+    with pytest.raises(ValueError, match="latent holds NaN or infinite values"):
+        latent_to_grid(pipe.dit, latent, 16)
+    assert calls == []  # no SDF query was made

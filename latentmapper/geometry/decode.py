@@ -48,6 +48,8 @@ def latent_to_grid(
     CUDA when ``autocast``), on a CPU on ``workers`` threads (default: one per core PyTorch uses).
     """
     latent = torch.as_tensor(latent)
+    if not torch.isfinite(latent).all():  # checked first: the grid would only find out after every query
+        raise ValueError("the latent holds NaN or infinite values; it describes no shape")
     device = next(decoder.parameters()).device
     truncation = getattr(decoder.config, "clamp_distance", None)
     with eval_mode(decoder):
