@@ -270,6 +270,7 @@ class LatentMapperPipeline(DiffusionPipeline):
     @torch.no_grad()
     def render_preview(self, latent: torch.Tensor, size: int = 128) -> PIL.Image.Image:
         """A shaded, sphere-traced view of the latent's shape (front-left, as the renders), no mesh made."""
+        _check_preview_size(size)
         return render_latent(self.dit, torch.as_tensor(latent, dtype=torch.float32).reshape(-1), size=size)
 
     def interpolate(
@@ -317,6 +318,8 @@ class LatentMapperPipeline(DiffusionPipeline):
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}, got {output_type!r}")
         _check_resolution(resolution)
+        if output_type == "preview":
+            _check_preview_size(preview_size)
         latents = self.encode_image(image, real_to_synthetic=real_to_synthetic)
         meshes = images = None
         if output_type in ("trimesh", "glb"):
@@ -374,6 +377,11 @@ def _upload_folder(folder: str, repo_id: str, token: str | None = None, commit_m
 def _check_resolution(resolution: int) -> None:
     if not isinstance(resolution, (int, np.integer)) or isinstance(resolution, bool) or not 16 <= resolution <= 1024:
         raise ValueError(f"resolution must be an integer in [16, 1024], got {resolution!r}")
+
+
+def _check_preview_size(size: int) -> None:
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or not 16 <= size <= 1024:
+        raise ValueError(f"preview_size must be an integer in [16, 1024], got {size!r}")
 
 
 def _load_component(name: str, folder, load):

@@ -329,3 +329,13 @@ def test_a_non_finite_latent_is_refused_before_the_grid(bad):
     with pytest.raises(ValueError, match="latent holds NaN or infinite values"):
         latent_to_grid(pipe.dit, latent, 16)
     assert calls == []  # no SDF query was made
+
+
+@pytest.mark.parametrize("size", [-5, 0, 8, 2048, 64.0, True])
+def test_a_bad_preview_size_is_named(tiny_pipeline, size):
+    """Issue 19: preview_size=-5 gave 'can only specify one unknown dimension'."""
+    image = np.full((40, 40, 3), 255, dtype=np.uint8)
+    with pytest.raises(ValueError, match=r"preview_size must be an integer in \[16, 1024\]"):
+        tiny_pipeline(image, output_type="preview", preview_size=size)
+    with pytest.raises(ValueError, match="preview_size"):
+        tiny_pipeline.render_preview(torch.zeros(tiny_pipeline.latent_size), size)
