@@ -175,3 +175,12 @@ def test_build_demo_wires_the_api_and_offers_photo_mode(tiny_pipeline):
     assert len(photo) == 1 and photo[0].interactive is not False
     tabs = [b.label for b in demo.blocks.values() if isinstance(b, gr.Tab)]
     assert tabs == ["Reconstruct", "Latent interpolation", "Shape explorer"]
+
+
+def test_photo_mode_on_an_image_without_an_object_is_a_plain_error(reconstructor, tmp_path):
+    """Issue 19, defect 5: an empty matte escaped the callback as a ValueError (Gradio's generic error)."""
+    path = tmp_path / "strip.png"
+    Image.new("RGB", (1000, 16), "white").save(path)
+    with pytest.raises(gr.Error, match="no object") as caught:
+        reconstructor(str(path), "car", 64, "glb", True)
+    assert "photo mode" in caught.value.message.lower()

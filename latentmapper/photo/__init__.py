@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..image_io import ImageLike, load_image
-from .framing import RENDER_CENTER, FramingReference, composite_on_white, render_mask
+from .framing import RENDER_CENTER, EmptyMatteError, FramingReference, composite_on_white, render_mask
 from .colour import match_colours, match_shading
 from .framing_tables import FRAMING_TABLES, RENDER_COLOURS
 from .learned_matting import LearnedMatting
@@ -122,7 +122,7 @@ def prepare_photo(
 
 
 __all__ = [
-    "BackgroundRemover", "ClassicalMatting", "FRAMING_TABLES", "FramingReference", "LearnedMatting", "PhotoLikeConfig",
+    "BackgroundRemover", "ClassicalMatting", "EmptyMatteError", "FRAMING_TABLES", "FramingReference", "LearnedMatting", "PhotoLikeConfig",
     "RENDER_CENTER", "SHIPPED_MATTING",
     "RENDER_COLOURS", "match_colours", "match_shading",
     "RENDER_FOREGROUND_RATIO", "composite_on_white", "default_background_remover", "load_background_remover", "make_photo_like", "prepare_photo",

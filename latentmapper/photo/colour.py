@@ -23,14 +23,14 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .framing import LUMA
+from .framing import LUMA, EmptyMatteError
 
 
 def _moment_matched(values: np.ndarray, alpha: np.ndarray, mean, std) -> np.ndarray:
     """``values`` (H, W) or (H, W, C) shifted and scaled so the object's (alpha > 0.5) have ``mean``/``std``."""
     inside = np.asarray(alpha) > 0.5
     if not inside.any():
-        raise ValueError("the matte is empty: no object was found in the image")
+        raise EmptyMatteError()
     pixels = values[inside]
     return (values - pixels.mean(0)) / np.maximum(pixels.std(0), 1.0) * np.asarray(std) + np.asarray(mean)
 

@@ -42,6 +42,13 @@ LUMA = np.array([0.299, 0.587, 0.114])
 FEATURE_WEIGHTS = (1.0, 3.0, 10.0, 10.0)
 
 
+class EmptyMatteError(ValueError):
+    """The background remover kept nothing: the image shows no object to frame (a user's input, not a bug)."""
+
+    def __init__(self, message: str = "the matte is empty: no object was found in the image") -> None:
+        super().__init__(message)
+
+
 def render_mask(render: Image.Image | np.ndarray, white_level: int = 255) -> np.ndarray:
     """(H, W) bool object mask of a render on pure white: any channel below ``white_level``, holes filled.
 
@@ -57,7 +64,7 @@ def object_box(alpha: np.ndarray, threshold: float = 0.5) -> tuple[int, int, int
     """(left, top, right, bottom) of the pixels with alpha above ``threshold``, right/bottom exclusive."""
     ys, xs = np.nonzero(np.asarray(alpha) > threshold)
     if len(ys) == 0:
-        raise ValueError("the matte is empty: no object was found in the image")
+        raise EmptyMatteError()
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
