@@ -125,3 +125,42 @@ def test_cli_checks_options_before_computing_any_shape(tmp_path, capsys, monkeyp
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not (tmp_path / "o").exists()
+
+
+def _refuse_mkdir(monkeypatch, tmp_path):
+    """A parent folder this user may not write to (root writes through chmod, so the refusal is simulated)."""
+    import pathlib
+
+    real = pathlib.Path.mkdir
+
+    def mkdir(self, *args, **kwargs):
+        if str(self).startswith(str(tmp_path / "read-only")):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", mkdir)
+    return tmp_path / "read-only" / "out"
+
+
+@pytest.mark.parametrize("where, message", [("read-only", "Permission denied"),
+                                            ("under-a-file", "Not a directory"),
+                                            ("proc", "No such file or directory")])
+def test_cli_refuses_an_unwritable_output_folder_in_one_line_before_any_shape(tmp_path, capsys, monkeypatch,
+                                                                              where, message):
+    """Issue 19, defect 7: --out in a missing or read-only parent gave FileNotFoundError/PermissionError tracebacks."""
+    from latentmapper.data.cli import main
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("a shape was computed before the output folder was checked")
+
+    monkeypatch.setattr(build_module, "procedural_record", no_work)
+    if where == "read-only":
+        out = _refuse_mkdir(monkeypatch, tmp_path)
+    elif where == "under-a-file":
+        (tmp_path / "a-file").write_text("x")
+        out = tmp_path / "a-file" / "missing" / "out"
+    else:  # a parent no one can create, not even root
+        out = "/proc/latentmapper-missing/out"
+    assert main(["build", "--category", "car", "--num-shapes", "3", "--out", str(out), "--workers", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "output folder" in err[0] and message in err[0] and str(out) in err[0]

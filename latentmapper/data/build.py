@@ -194,9 +194,13 @@ def run_build(
 ) -> DatasetDict:
     """Compute (resuming) every job's record, then save the DatasetDict at ``out`` atomically."""
     out = Path(out).expanduser().resolve()
-    _check_output(out, overwrite)
     work = work_dir_for(out)
-    cache = _prepare_work_dir(work, manifest)
+    try:  # before any shape is computed: a folder that cannot be written fails now, in one line
+        _check_output(out, overwrite)
+        cache = _prepare_work_dir(work, manifest)
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename and str(error.filename) != str(out) else ""
+        raise BuildError(f"cannot write the output folder {out}: {error.strerror or error}{where}") from None
     workers = num_workers if num_workers is not None else (os.cpu_count() or 1)
     start = time.perf_counter()
     try:
