@@ -2,16 +2,22 @@
 
 Long jobs (dataset builds, training, evaluation) write to a temporary name next to the
 target and rename it into place, so an interruption never leaves a half-written result.
+The temporary's name records the writing process (``.NAME.PID-XXXX.tmp``), so that what a
+``kill -9`` leaves behind can be told from a live writer's and cleared
+(:func:`clear_stale_temporaries`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+import psutil
 
 
 def _umask() -> int:
@@ -28,7 +34,7 @@ def atomic_path(target: str | os.PathLike, *, is_dir: bool = False) -> Iterator[
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=target.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the result should get normal permissions
     work = tmp if is_dir else tmp / target.name
     try:
@@ -42,3 +48,38 @@ def atomic_path(target: str | os.PathLike, *, is_dir: bool = False) -> Iterator[
             os.replace(work, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def owner_alive(pid: int, since: float) -> bool:
+    """Whether process ``pid`` runs and is the one that made a file at time ``since`` (a pid reused by a
+    process started later does not count; a process we may not inspect counts as alive)."""
+    try:
+        return psutil.Process(pid).create_time() <= since + 1.0
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
+        return True
+
+
+def _writer_pid(leftover: Path, target_name: str) -> int | None:
+    """The pid in ``.NAME.PID-XXXX.tmp`` or ``.NAME.old-PID``; None for the older ``.NAME.XXXX.tmp``."""
+    middle = leftover.name[len(target_name) + 2:].removesuffix(".tmp")
+    pid = middle.removeprefix("old-") if middle.startswith("old-") else middle.split("-", 1)[0] if "-" in middle else ""
+    return int(pid) if pid.isdigit() else None
+
+
+def clear_stale_temporaries(target: str | os.PathLike) -> list[Path]:
+    """Remove what an ``atomic_path`` killed mid-save (``kill -9``) left beside ``target``; returns them.
+
+    A temporary whose writer still runs is kept. One of the older naming, which records no
+    writer, is removed: such names are no longer made, so its writer is an earlier run."""
+    target = Path(target)
+    pattern = glob.escape(str(target.parent / f".{target.name}."))
+    removed = []
+    for leftover in sorted(glob.glob(pattern + "*.tmp") + glob.glob(pattern + "old-*")):
+        leftover = Path(leftover)
+        pid = _writer_pid(leftover, target.name)
+        if pid is None or not owner_alive(pid, leftover.stat().st_mtime):
+            shutil.rmtree(leftover, ignore_errors=True)
+            removed.append(leftover)
+    return removed

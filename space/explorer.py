@@ -13,7 +13,9 @@ import gradio as gr
 from latentmapper.data.records import RecordConfig, procedural_record
 
 from .display import VIEWER_BACKGROUND, VIEWER_CAMERA, to_gltf_front
-from .outputs import OUTPUT_DIR
+from .outputs import EXPLORER_DIR, request_folder
+
+EXPLORER_KEEP = 16  # explorer meshes kept for the viewer (20 seeds at 192^3 were 39 MB, never removed)
 
 
 def explore_shape(category: str, seed: float, mesh_resolution: float = 128):
@@ -29,7 +31,7 @@ def explore_shape(category: str, seed: float, mesh_resolution: float = 128):
         record = procedural_record(category, seed, config)
     except ValueError as error:
         raise gr.Error(str(error)) from None
-    path = OUTPUT_DIR / f"{record.shape_id}-{int(mesh_resolution)}.glb"
+    path = request_folder(EXPLORER_DIR, keep=EXPLORER_KEEP) / f"{record.shape_id}-{int(mesh_resolution)}.glb"
     to_gltf_front(record.mesh()).export(path)  # the viewer's frame; the part colours are kept
     views = [(image, f"yaw {camera.yaw:.0f}") for image, camera in zip(record.images, record.cameras)]
     return str(path), views, record.caption, json.dumps(record.params, indent=2)

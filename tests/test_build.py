@@ -164,3 +164,23 @@ def test_cli_refuses_an_unwritable_output_folder_in_one_line_before_any_shape(tm
     assert main(["build", "--category", "car", "--num-shapes", "3", "--out", str(out), "--workers", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "output folder" in err[0] and message in err[0] and str(out) in err[0]
+
+
+def test_a_build_clears_what_a_killed_final_save_left_beside_its_output(tmp_path, tiny_record_config):
+    """Issue 19, defect 6c: kill -9 during the final save left a hidden .NAME.*.tmp folder forever."""
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    out = tmp_path / "cars"
+    killed = tmp_path / f".cars.{dead.pid}-x1y2z3.tmp"  # a save of a process that is gone
+    legacy = tmp_path / ".cars.ab12cd34.tmp"  # the older naming, without the owner
+    running = tmp_path / f".cars.{os.getpid()}-q9w8e7.tmp"  # a live process's: not ours to remove
+    other = tmp_path / f".trucks.{dead.pid}-r5t6y7.tmp"  # another output's
+    for folder in (killed, legacy, running, other):
+        (folder / "cars").mkdir(parents=True)
+    build_dataset("car", 3, out, config=tiny_record_config, num_workers=1, progress=False)
+    assert not killed.exists() and not legacy.exists() and running.is_dir() and other.is_dir()
+    assert load_from_disk(str(out))["train"].num_rows >= 1

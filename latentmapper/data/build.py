@@ -22,7 +22,7 @@ import numpy as np
 from datasets import Dataset, DatasetDict
 from tqdm.auto import tqdm
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, clear_stale_temporaries
 from .categories import CATEGORY_OF_SYNSET, check_category
 from .features import SHAPE_FEATURES, SPLITS, record_to_row
 from .records import RecordConfig, ShapeRecord, load_record, procedural_record, procedural_shape_id, save_record
@@ -198,6 +198,8 @@ def run_build(
     try:  # before any shape is computed: a folder that cannot be written fails now, in one line
         _check_output(out, overwrite)
         cache = _prepare_work_dir(work, manifest)
+        for leftover in clear_stale_temporaries(out):
+            logger.info("removed %s, left by a build killed while saving", leftover)
     except OSError as error:
         where = f" ({error.filename})" if error.filename and str(error.filename) != str(out) else ""
         raise BuildError(f"cannot write the output folder {out}: {error.strerror or error}{where}") from None
