@@ -105,8 +105,12 @@ def reconstruct_tab(reconstructor: Reconstructor, examples: tuple[Example, ...])
     example, result = first if first else (None, None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
+            # image_mode=None: the callback gets the uploaded file itself, not Gradio's RGB conversion of it
+            # (which clips 16-bit to white and turns transparency black), and reads it as the library does;
+            # format="png": an image sent as a data URL is saved losslessly, 16-bit and alpha kept.
             image = plain_upload_errors(gr.Image(example and example.path, label="Input image", type="filepath",
-                                                 sources=["upload", "clipboard"], height=280, elem_id="lm-input"))
+                                                 image_mode=None, format="png", sources=["upload", "clipboard"],
+                                                 height=280, elem_id="lm-input"))
             category = gr.Radio(categories, value=result.category if result else categories[0],
                                 label="Category (picks the model)")
             button = gr.Button("Reconstruct 3D", variant="primary", elem_id="lm-run")

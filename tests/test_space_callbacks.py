@@ -165,10 +165,14 @@ def test_request_folders_are_pruned(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in folders[-3:])
 
 
-def test_build_demo_wires_the_api_and_offers_photo_mode(tiny_pipeline):
+@pytest.fixture(scope="module")
+def demo(tiny_pipeline):
     from space import build_demo
 
-    demo = build_demo(pipelines={"car": tiny_pipeline, "airplane": tiny_pipeline})
+    return build_demo(pipelines={"car": tiny_pipeline, "airplane": tiny_pipeline})
+
+
+def test_build_demo_wires_the_api_and_offers_photo_mode(demo):
     named = {fn.api_name for fn in demo.fns.values() if fn.api_name}
     assert {"reconstruct", "interpolate"} <= named
     photo = [b for b in demo.blocks.values() if isinstance(b, gr.Checkbox) and b.label.startswith("Photo mode")]
@@ -184,3 +188,43 @@ def test_photo_mode_on_an_image_without_an_object_is_a_plain_error(reconstructor
     with pytest.raises(gr.Error, match="no object") as caught:
         reconstructor(str(path), "car", 64, "glb", True)
     assert "photo mode" in caught.value.message.lower()
+
+
+def _upload_payloads(path):
+    """What the browser (a file in Gradio's cache) and an API client (a data URL) send for ``path``."""
+    import base64
+
+    from gradio.data_classes import ImageData
+
+    url = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+    return [ImageData(path=str(path), orig_name=path.name), ImageData(url=url, orig_name=path.name)]
+
+
+def _sixteen_bit_grey(path):
+    ramp = np.linspace(0, 65535, 64 * 48).reshape(48, 64).astype(np.uint16)  # mostly above 255: clips to white
+    Image.fromarray(ramp).save(path)
+
+
+def _rgba_with_transparency(path):
+    pixels = np.zeros((48, 64, 4), np.uint8)  # transparent black: white on the library's path
+    pixels[12:36, 16:48] = (200, 30, 30, 255)
+    pixels[:, :8, 3] = 128  # half transparent
+    Image.fromarray(pixels, "RGBA").save(path)
+
+
+@pytest.mark.parametrize("write", [_sixteen_bit_grey, _rgba_with_transparency])
+def test_uploads_reach_the_callback_as_the_library_reads_the_file(demo, reconstructor, tmp_path, write):
+    """Issue 19, defect 3: the image component converted uploads to RGB first (16-bit clipped to white,
+    transparency to black), so the Space reconstructed another image than the library."""
+    from space.reconstruct import read_image
+    from latentmapper.image_io import load_image
+
+    path = tmp_path / "upload.png"
+    write(path)
+    expected = np.asarray(load_image(path))
+    component = next(b for b in demo.blocks.values() if isinstance(b, gr.Image) and b.label == "Input image")
+    latent = reconstructor.encode("car", load_image(path))
+    for payload in _upload_payloads(path):
+        received = read_image(component.preprocess(payload))  # what the callback reads
+        assert np.array_equal(np.asarray(received), expected)
+        assert torch.allclose(reconstructor.encode("car", received), latent, atol=1e-6)
