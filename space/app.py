@@ -14,7 +14,7 @@ from latentmapper.mesh_io import MESH_FORMATS
 
 from .components import plain_upload_errors
 from .display import VIEWER_BACKGROUND, VIEWER_CAMERA
-from .examples import EXAMPLES_DIR, Example, examples_for, load_examples
+from .examples import EXAMPLES_DIR, Example, examples_for, load_examples, serve_examples
 from .explorer import explorer_tab
 from .interpolation import LIVE_RESOLUTION, LatentInterpolator
 from .models import load_pipelines
@@ -63,6 +63,7 @@ def build_demo(model: str | None = None, pipelines: dict | None = None,
     """The Space. ``pipelines`` ({category: pipeline}) skips loading, e.g. in tests."""
     reconstructor = Reconstructor(pipelines if pipelines is not None else load_pipelines(model))
     examples = load_examples()
+    serve_examples()
     with gr.Blocks(title=TITLE, delete_cache=(900, 3600), analytics_enabled=False) as demo:
         gr.Markdown(DESCRIPTION.format(objects=" or ".join(
             f"{'an' if c[:1] in 'aeiou' else 'a'} **{c}**" for c in reconstructor.categories)))
@@ -108,7 +109,7 @@ def reconstruct_tab(reconstructor: Reconstructor, examples: tuple[Example, ...])
             # image_mode=None: the callback gets the uploaded file itself, not Gradio's RGB conversion of it
             # (which clips 16-bit to white and turns transparency black), and reads it as the library does;
             # format="png": an image sent as a data URL is saved losslessly, 16-bit and alpha kept.
-            image = plain_upload_errors(gr.Image(example and example.path, label="Input image", type="filepath",
+            image = plain_upload_errors(gr.Image(example and example.served, label="Input image", type="filepath",
                                                  image_mode=None, format="png", sources=["upload", "clipboard"],
                                                  height=280, elem_id="lm-input"))
             category = gr.Radio(categories, value=result.category if result else categories[0],
@@ -133,13 +134,13 @@ def reconstruct_tab(reconstructor: Reconstructor, examples: tuple[Example, ...])
                 preview = gr.Image(label="Sphere-traced preview", height=180, scale=1, interactive=False,
                                    show_label=False, buttons=["download", "fullscreen"], visible=False)
     latent_state = gr.State(None)
-    gallery = gr.Gallery([(e.path, e.label) for e in shown], label="Examples: test-split shapes the models never "
+    gallery = gr.Gallery([(e.served, e.label) for e in shown], label="Examples: test-split shapes the models never "
                          "saw, from several views. Click one.", columns=8, rows=2, height=320, allow_preview=False,
                          object_fit="contain", elem_id="lm-examples")
 
     def pick(current: str, evt: gr.SelectData):
         example = shown[evt.index]
-        return example.path, example.category if example.category in categories else current
+        return example.served, example.category if example.category in categories else current
 
     def reconstruct(image, category, resolution, download_format, photo_mode, progress=gr.Progress()):
         return reconstructor(image, category, resolution, str(download_format).lower(), photo_mode, progress)

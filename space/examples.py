@@ -1,11 +1,21 @@
-"""The example images shipped with the Space (written by ``space/make_examples.py``)."""
+"""The example images shipped with the Space (written by ``space/make_examples.py``).
+
+The page names them by paths relative to the working directory (``served``), and Gradio
+serves them from their folder (``serve_examples``), so that the page's ``/config`` shows no
+absolute server path: Gradio resolves a relative path against the working directory, and
+copies a file that is not a static path into its cache under an absolute name.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+import gradio as gr
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 SHORT_NAMES = {"business_jet": "biz jet"}  # labels fit under a thumbnail
@@ -23,8 +33,19 @@ class Example:
     caption: str
 
     @property
+    def served(self) -> str:
+        """The path the page shows and sends back: relative to the working directory."""
+        return os.path.relpath(self.path)
+
+    @property
     def label(self) -> str:
         return f"{SHORT_NAMES.get(self.subtype, self.subtype.replace('_', ' '))} {self.yaw}°"
+
+
+@functools.cache
+def serve_examples() -> None:
+    """Serve the examples from their folder (a Gradio static path, for the whole process), not from copies."""
+    gr.set_static_paths([EXAMPLES_DIR])
 
 
 @lru_cache(maxsize=4)

@@ -34,8 +34,8 @@ class LatentInterpolator:
         self._lock = threading.Lock()
 
     def choices(self, category: str) -> list[tuple[str, str]]:
-        """(label, image path) pairs for the dropdowns: the category's examples."""
-        return [(e.label, e.path) for e in examples_for(category, self.examples)]
+        """(label, image path) pairs for the dropdowns: the category's examples (paths as the page shows them)."""
+        return [(e.label, e.served) for e in examples_for(category, self.examples)]
 
     def latent(self, category: str, path: str) -> torch.Tensor:
         key = (category, path)

@@ -228,3 +228,19 @@ def test_uploads_reach_the_callback_as_the_library_reads_the_file(demo, reconstr
         received = read_image(component.preprocess(payload))  # what the callback reads
         assert np.array_equal(np.asarray(received), expected)
         assert torch.allclose(reconstructor.encode("car", received), latent, atol=1e-6)
+
+
+def test_the_page_config_names_examples_by_relative_paths_only(demo):
+    """Issue 19, defect 9: /config showed the examples' absolute server paths (and Gradio's cache copies)."""
+    import json
+    import re
+
+    from space.examples import EXAMPLES_DIR
+
+    text = json.dumps(demo.get_config_file(), default=str)
+    assert str(EXAMPLES_DIR) not in text and str(EXAMPLES_DIR.parent.parent) not in text
+    gallery = next(b for b in demo.blocks.values() if isinstance(b, gr.Gallery) and b.label.startswith("Examples"))
+    paths = [item["image"]["path"] for item in gallery.value]
+    assert paths and all(not p.startswith("/") and (EXAMPLES_DIR / p.rsplit("/", 1)[-1]).is_file() for p in paths)
+    named = re.findall(r'"([^"]*(?:car|airplane)-\d+-yaw\d+\.png)"', text)
+    assert named and all(not n.split("/file=")[-1].startswith("/") for n in named)  # no copies in Gradio's cache
