@@ -12,11 +12,19 @@ turned upright from their EXIF orientation, as every viewer shows them.
 Every problem raises one error naming the input and the reason: ``FileNotFoundError`` for a
 missing path, :class:`InvalidImageError` (a ``ValueError``) for everything else. Sizes are
 checked from the file header, before decoding, so a decompression bomb costs nothing.
+
+Large images are made small before anything else (``MAX_SIDE``): the encoders see 224 px
+and photo mode's matting 128 px, while the image processors turn their input into float32
+arrays, 0.6 GB for a 7000x7000 photo (one request peaked at 1.9 GB, photo mode at 5 GB).
+A JPEG is decoded at a reduced scale (Pillow's ``draft``); other formats are decoded, then
+reduced by an integer factor (Pillow's ``reduce``: box averaging, on premultiplied alpha)
+before any conversion, so the only full-size copy is the decoded file itself.
 """
 
 from __future__ import annotations
 
 import errno
+import math
 import os
 import warnings
 from pathlib import Path
@@ -27,6 +35,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MIN_SIDE = 16
 MAX_PIXELS = 50_000_000
+# Longest side an image is decoded or reduced to: above 9x the encoders' 224 px (and 16x photo
+# mode's 128 px), so their own resizing still sees a well-sampled picture, while a float32 RGB
+# copy of it is 50 MB rather than the 0.6 GB of a 7000x7000 one.
+MAX_SIDE = 2048
 
 ImageLike = Union[Image.Image, np.ndarray, str, os.PathLike]
 ImageBatch = Union[ImageLike, Sequence[ImageLike]]
@@ -50,6 +62,25 @@ def check_size(width: int, height: int, name: str) -> None:
 
 
 # ---- PIL images ---------------------------------------------------------------------------
+def reduction_factor(width: int, height: int) -> int:
+    """The integer factor that brings the longest side to ``MAX_SIDE`` or less (1: keep the size); never
+    so large that the shortest side falls under ``MIN_SIDE``."""
+    return max(1, min(math.ceil(max(width, height) / MAX_SIDE), min(width, height) // MIN_SIDE))
+
+
+def reduce_large(image: Image.Image) -> Image.Image:
+    """``image`` with its longest side at most ``MAX_SIDE``, by Pillow's ``reduce`` (box averaging of
+    premultiplied colours, so transparent pixels do not darken the edges); small images unchanged."""
+    factor = reduction_factor(*image.size)
+    if factor == 1:
+        return image
+    if image.mode.startswith("I;16"):  # reduce works in 32-bit "I"; back to 16-bit keeps its rescaling
+        return image.convert("I").reduce(factor).convert("I;16")
+    if image.mode in ("1", "P"):  # no box averaging of bits or palette indices
+        image = image.convert("L" if image.mode == "1" else "RGBA" if "transparency" in image.info else "RGB")
+    return image.reduce(factor)
+
+
 def _rescale_to_uint8(values: np.ndarray, full_scale: float) -> Image.Image:
     scaled = np.clip(np.rint(values.astype(np.float64) * (255.0 / full_scale)), 0, 255)
     return Image.fromarray(scaled.astype(np.uint8))
@@ -76,6 +107,7 @@ def _on_white(image: Image.Image) -> Image.Image:
 def to_rgb(image: Image.Image, name: str = "image") -> Image.Image:
     """Any PIL image -> upright RGB: EXIF orientation applied, transparency on white, 16-bit rescaled."""
     check_size(*image.size, name)
+    image = reduce_large(image)
     try:
         image = ImageOps.exif_transpose(image) or image
     except Exception:  # a malformed EXIF block should not make a readable image unusable
@@ -145,6 +177,7 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         try:
             with Image.open(path) as image:
                 check_size(*image.size, name)
+                _draft(image)
                 image.load()
                 rgb = to_rgb(image, name)
                 return image.copy() if rgb is image else rgb  # the file's image is closed on return
@@ -156,6 +189,15 @@ def open_image(path: str | os.PathLike) -> Image.Image:
             if isinstance(err, InvalidImageError):
                 raise
             raise InvalidImageError(f"{name} is corrupted or truncated and cannot be decoded ({err})") from None
+
+
+def _draft(image: Image.Image) -> None:
+    """Have a JPEG decoded at the smallest scale (1/2, 1/4, 1/8) that keeps its longest side at least
+    ``MAX_SIDE``, so that a large photo is never decoded at full size; other formats ignore it."""
+    width, height = image.size
+    if image.format == "JPEG" and max(width, height) > MAX_SIDE:
+        scale = MAX_SIDE / max(width, height)
+        image.draft(image.mode, (max(MIN_SIDE, math.ceil(width * scale)), max(MIN_SIDE, math.ceil(height * scale))))
 
 
 # ---- one entry point ----------------------------------------------------------------------------
@@ -206,6 +248,6 @@ def _describe(item: object) -> str:
 
 
 __all__ = [
-    "MAX_PIXELS", "MIN_SIDE", "ImageBatch", "ImageLike", "InvalidImageError", "array_to_rgb", "check_size",
-    "is_single_image", "load_image", "load_images", "open_image", "to_rgb",
+    "MAX_PIXELS", "MAX_SIDE", "MIN_SIDE", "ImageBatch", "ImageLike", "InvalidImageError", "array_to_rgb", "check_size",
+    "is_single_image", "load_image", "load_images", "open_image", "reduce_large", "reduction_factor", "to_rgb",
 ]

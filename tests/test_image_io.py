@@ -129,3 +129,73 @@ def test_empty_batches_and_bad_values():
         load_image(np.zeros((3, 32, 32), np.uint8))
     with pytest.raises(InvalidImageError, match="int"):
         load_images([42])
+
+
+# ---- large images are made small first (issue 19, defect 4) ----------------------------------------
+def test_large_images_are_reduced_to_the_longest_side_cap_with_alpha_and_16_bit_handled(tmp_path):
+    from latentmapper.image_io import MAX_SIDE
+
+    rgba = np.zeros((2050, 4100, 4), np.uint8)  # transparent black, a red box with soft edges
+    rgba[600:1400, 1000:3000] = (200, 30, 30, 255)
+    rgba[600:1400, 1000:1003, 3] = 100
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "wide.png")
+    out = load_image(tmp_path / "wide.png")
+    assert out.size == (1367, 684) and max(out.size) <= MAX_SIDE  # 4100 / 3, rounded up
+    white = Image.alpha_composite(Image.new("RGBA", (4100, 2050), "white"), Image.fromarray(rgba)).convert("RGB")
+    assert np.abs(np.asarray(out, int) - np.asarray(white.reduce(3), int)).max() <= 2  # premultiplied: no dark rim
+    grey = np.full((100, 4200), 40000, np.uint16)
+    Image.fromarray(grey).save(tmp_path / "grey16.png")
+    assert np.asarray(load_image(tmp_path / "grey16.png"))[..., 0].mean() == pytest.approx(40000 / 257, abs=1)
+    strip = load_image(np.zeros((16, 9000, 3), np.uint8))  # never below MIN_SIDE on the short side
+    assert strip.size == (9000, 16)
+
+
+def test_large_jpegs_are_decoded_at_a_reduced_scale(tmp_path, monkeypatch):
+    from latentmapper.image_io import MAX_SIDE
+
+    photo = np.zeros((3000, 6000, 3), np.uint8)
+    photo[:, 3000:] = (30, 60, 200)
+    Image.fromarray(photo).save(tmp_path / "photo.jpg", quality=90)
+    decoded = []
+    original = Image.Image.load
+
+    def load(image):
+        decoded.append(image.size)
+        return original(image)
+
+    monkeypatch.setattr(Image.Image, "load", load)
+    out = load_image(tmp_path / "photo.jpg")
+    assert max(decoded[0]) < 6000 and max(out.size) <= MAX_SIDE  # draft: never decoded at full size
+    assert np.abs(np.asarray(out)[out.height // 2, -10].astype(int) - (30, 60, 200)).max() < 12
+
+
+def test_a_large_upload_costs_little_memory_on_its_way_to_the_features(tmp_path):
+    """A 4000x4000 RGBA PNG took ~370 MiB on top of the process on its way to the features (float copies at
+    full size); decoding is the only full-size step now."""
+    import subprocess
+    import sys
+
+    script = """
+import resource, sys
+sys.path.insert(0, "tests")
+import numpy as np
+from PIL import Image
+from conftest import build_tiny_pipeline
+image = Image.new("RGBA", (4000, 4000), (0, 0, 0, 0))
+image.paste((200, 30, 30, 255), (1000, 1000, 3000, 3000))
+image.save(sys.argv[1])
+del image
+pipe = build_tiny_pipeline()
+pipe.encode_image(np.full((64, 64, 3), 255, np.uint8))
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+pipe.encode_image(sys.argv[1])
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+"""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "big.png")], cwd=root, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    growth_mib = float(out.stdout.strip().splitlines()[-1])
+    assert growth_mib < 200, f"{growth_mib:.0f} MiB for one 4000x4000 image"  # decoding alone is 61 MiB

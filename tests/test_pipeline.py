@@ -231,6 +231,18 @@ def test_bad_arguments(tiny_pipeline):
         tiny_pipeline(_image(), output_type="mesh")
     with pytest.raises(ValueError, match="resolution"):
         tiny_pipeline(_image(), resolution=8)
+
+
+@pytest.mark.parametrize("resolution", [513, 1024])
+def test_resolution_has_a_documented_maximum(tiny_pipeline, resolution):
+    """Issue 19, defect 4: resolution=1024 took 8.8 GB; the maximum is 512 (about 1.2 GB)."""
+    from latentmapper.pipeline import MAX_RESOLUTION
+
+    assert MAX_RESOLUTION == 512
+    with pytest.raises(ValueError, match=r"resolution must be an integer in \[16, 512\].*1.2 GB"):
+        tiny_pipeline(_image(), resolution=resolution)
+    with pytest.raises(ValueError, match=r"\[16, 512\]"):
+        tiny_pipeline.decode_latent(torch.zeros(tiny_pipeline.latent_size), resolution)
     with pytest.raises(ValueError, match="safetensors"):
         LatentMapperPipeline.from_pretrained("anything", use_safetensors=False)
 
