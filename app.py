@@ -6,6 +6,7 @@ import argparse
 
 from space import build_demo
 from space.app import DEFAULT_CONCURRENCY, launch_options
+from space.memory import limit_arenas
 from space.outputs import remove_output_dir_on_shutdown
 
 
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="requests reconstructed at once; more wait in the queue")
     args = parser.parse_args(argv)
     remove_output_dir_on_shutdown()  # SIGTERM closes the server and removes the Space's temporary folder
+    limit_arenas()  # before the server's threads start (see space/memory.py)
     demo = build_demo(model=args.model, concurrency=args.concurrency)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options())
 

@@ -62,16 +62,16 @@ def check_size(width: int, height: int, name: str) -> None:
 
 
 # ---- PIL images ---------------------------------------------------------------------------
-def reduction_factor(width: int, height: int) -> int:
-    """The integer factor that brings the longest side to ``MAX_SIDE`` or less (1: keep the size); never
+def reduction_factor(width: int, height: int, max_side: int = MAX_SIDE) -> int:
+    """The integer factor that brings the longest side to ``max_side`` or less (1: keep the size); never
     so large that the shortest side falls under ``MIN_SIDE``."""
-    return max(1, min(math.ceil(max(width, height) / MAX_SIDE), min(width, height) // MIN_SIDE))
+    return max(1, min(math.ceil(max(width, height) / max_side), min(width, height) // MIN_SIDE))
 
 
-def reduce_large(image: Image.Image) -> Image.Image:
-    """``image`` with its longest side at most ``MAX_SIDE``, by Pillow's ``reduce`` (box averaging of
+def reduce_large(image: Image.Image, max_side: int = MAX_SIDE) -> Image.Image:
+    """``image`` with its longest side at most ``max_side``, by Pillow's ``reduce`` (box averaging of
     premultiplied colours, so transparent pixels do not darken the edges); small images unchanged."""
-    factor = reduction_factor(*image.size)
+    factor = reduction_factor(*image.size, max_side)
     if factor == 1:
         return image
     if image.mode.startswith("I;16"):  # reduce works in 32-bit "I"; back to 16-bit keeps its rescaling

@@ -28,6 +28,7 @@ from latentmapper.image_io import InvalidImageError, load_image
 from latentmapper.mesh_io import MESH_FORMATS, export_mesh
 
 from .display import viewer_glb
+from .memory import INPUT_LOCK, release_memory
 from .outputs import REQUESTS_DIR, request_folder
 from .photo_mode import apply_photo_mode
 
@@ -163,9 +164,10 @@ class Reconstructor:
         if download_format not in MESH_FORMATS:
             raise gr.Error(f"Unknown download format {download_format!r}; choose one of {', '.join(MESH_FORMATS)}.")
         progress(0.0, desc="reading the image")
-        rgb = read_image(image)
-        if photo_mode:
-            rgb = apply_photo_mode(pipe, rgb)
+        with INPUT_LOCK:  # one full-size decode at a time (see space/memory.py)
+            rgb = read_image(image)
+            if photo_mode:
+                rgb = apply_photo_mode(pipe, rgb)
         clock = StageClock()
         progress(0.1, desc="image features and mapper")
         latent = self.encode(category, rgb, clock)
@@ -185,7 +187,10 @@ class Reconstructor:
     def __call__(self, image, category: str, resolution=DEFAULT_RESOLUTION, download_format: str = "glb",
                  photo_mode: bool = False, progress=gr.Progress()):
         """Gradio callback -> (viewer GLB, download file, timings markdown, preview state)."""
-        result = self.reconstruct(image, category, resolution, download_format, photo_mode, progress)
+        try:
+            result = self.reconstruct(image, category, resolution, download_format, photo_mode, progress)
+        finally:
+            release_memory()  # the request's freed pages back to the system, not kept by its thread's arena
         state = {"category": result.category, "latent": result.latent, "timings": result.timings}
         return str(result.viewer_path), str(result.download_path), result.timings, state
 

@@ -102,6 +102,21 @@ def test_framing_reference_looks_up_the_framing_of_similar_silhouettes(tmp_path)
     assert namespace["FRAMING_TABLES"] == {"blob": reference, "shaded": shaded}
 
 
+def test_prepare_photo_works_on_a_reduced_copy_of_a_large_photo():
+    """Issue 19, defect 4: photo mode on a 7000x7000 image peaked at 5-6 GB, all at full size for a 128 px output."""
+    photo = np.full((1000, 1600, 3), 90, np.uint8)
+    photo[300:700, 400:1200] = (200, 40, 40)
+    seen = []
+
+    def remover(image):
+        seen.append(image.size)
+        return (np.asarray(image)[..., 1] < 70).astype(np.float32)
+
+    out = prepare_photo(photo, remover=remover, size=128)
+    assert seen == [(800, 500)] and out.size == (128, 128)  # at most 8x the output's side
+    assert (np.asarray(out)[64, 64] < 250).any() and (np.asarray(out)[2, 2] >= 250).all()
+
+
 def test_prepare_photo_rejects_an_empty_or_misshapen_matte():
     image, _ = _object_image()
     with pytest.raises(ValueError, match="empty"):

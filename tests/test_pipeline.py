@@ -231,6 +231,8 @@ def test_bad_arguments(tiny_pipeline):
         tiny_pipeline(_image(), output_type="mesh")
     with pytest.raises(ValueError, match="resolution"):
         tiny_pipeline(_image(), resolution=8)
+    with pytest.raises(ValueError, match="safetensors"):
+        LatentMapperPipeline.from_pretrained("anything", use_safetensors=False)
 
 
 @pytest.mark.parametrize("resolution", [513, 1024])
@@ -243,8 +245,6 @@ def test_resolution_has_a_documented_maximum(tiny_pipeline, resolution):
         tiny_pipeline(_image(), resolution=resolution)
     with pytest.raises(ValueError, match=r"\[16, 512\]"):
         tiny_pipeline.decode_latent(torch.zeros(tiny_pipeline.latent_size), resolution)
-    with pytest.raises(ValueError, match="safetensors"):
-        LatentMapperPipeline.from_pretrained("anything", use_safetensors=False)
 
 
 # ---- missing or corrupted component files ----------------------------------------------------

@@ -244,3 +244,33 @@ def test_the_page_config_names_examples_by_relative_paths_only(demo):
     assert paths and all(not p.startswith("/") and (EXAMPLES_DIR / p.rsplit("/", 1)[-1]).is_file() for p in paths)
     named = re.findall(r'"([^"]*(?:car|airplane)-\d+-yaw\d+\.png)"', text)
     assert named and all(not n.split("/file=")[-1].startswith("/") for n in named)  # no copies in Gradio's cache
+
+
+def test_requests_decode_their_images_one_at_a_time(reconstructor, car_example, monkeypatch):
+    """Issue 19, defect 4: two 7000x7000 uploads decoded at once took the Space past its memory target."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import space.reconstruct as module
+    from space.memory import release_memory
+
+    lock, inside, most = threading.Lock(), [0], [0]
+    real = module.read_image
+
+    def read(image):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.05)
+        try:
+            return real(image)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(module, "read_image", read)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: reconstructor(car_example, "car", 64, "glb", False), range(4)))
+    assert most[0] == 1 and len(results) == 4
+    assert isinstance(release_memory(), bool)  # a no-op where the C library is not glibc

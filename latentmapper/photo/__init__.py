@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from ..image_io import ImageLike, load_image
+from ..image_io import ImageLike, load_image, reduce_large
 from .framing import RENDER_CENTER, EmptyMatteError, FramingReference, composite_on_white, render_mask
 from .colour import match_colours, match_shading
 from .framing_tables import FRAMING_TABLES, RENDER_COLOURS
@@ -77,6 +77,9 @@ def _is_matting_unet(name_or_path: str | Path, **hub_kwargs) -> bool:
     return config.get("_class_name") == "UNet2DModel"
 
 
+PHOTO_OVERSAMPLING = 8  # prepare_photo works at most at 8x its output size: 1024 px for the renders' 128
+
+
 def prepare_photo(
     image: ImageLike,
     foreground_ratio: float = RENDER_FOREGROUND_RATIO,
@@ -100,8 +103,12 @@ def prepare_photo(
             object is also turned grey and its grey level matched to that of those renders
             (see ``colour``; the category's overall colours when no shading was measured).
         size: side of the square output in pixels (the renders are 128).
+
+    A photo larger than ``PHOTO_OVERSAMPLING`` times ``size`` is first reduced to that (and the
+    remover gets the reduced image): the output is ``size`` pixels, and every step works on float
+    copies of the whole photo (a 7000x7000 photo took 5 GB).
     """
-    image = load_image(image)
+    image = reduce_large(load_image(image), PHOTO_OVERSAMPLING * size)
     remover = remover if remover is not None else ClassicalMatting()
     alpha = np.asarray(remover(image), dtype=np.float32)
     if alpha.shape != (image.height, image.width):

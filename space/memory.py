@@ -1,0 +1,45 @@
+"""Keep the Space's resident memory bounded under concurrent requests.
+
+Measured with ``train/benchmark_space.py --load-test 16`` (16 requests at once, 7000x7000
+uploads, photo mode): the largest allocation of a request is the decoded upload itself
+(0.15-0.2 GB for 7000x7000, before ``latentmapper.image_io`` reduces it), and two decoded
+at once pushed the peak past the 1.2 GB target; so images are read one request at a time
+(``INPUT_LOCK``: milliseconds for ordinary uploads). Afterwards glibc keeps the freed pages
+in its per-thread arenas, so the resident set stayed near its peak after the run; Gradio runs
+callbacks on many worker threads, each with its own arena. ``release_memory()`` after every
+request hands them back (``malloc_trim``), and ``limit_arenas()`` caps their number.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import threading
+
+INPUT_LOCK = threading.Lock()  # one request at a time decodes (and photo-prepares) its upload
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+ARENAS = 2
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    """glibc, or None elsewhere (musl, macOS, Windows): then both calls below do nothing."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+def limit_arenas(arenas: int = ARENAS) -> bool:
+    """Cap glibc's malloc arenas (as ``MALLOC_ARENA_MAX`` would); call before the server's threads start."""
+    libc = _libc()
+    return bool(libc and libc.mallopt(M_ARENA_MAX, arenas))
+
+
+def release_memory() -> bool:
+    """Return the C heap's free pages to the system (glibc's ``malloc_trim``); True when any were."""
+    libc = _libc()
+    return bool(libc and libc.malloc_trim(0))
