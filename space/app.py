@@ -12,7 +12,7 @@ import gradio as gr
 
 from latentmapper.mesh_io import MESH_FORMATS
 
-from .components import plain_upload_errors
+from .components import input_image
 from .display import VIEWER_BACKGROUND, VIEWER_CAMERA
 from .examples import EXAMPLES_DIR, Example, examples_for, load_examples, serve_examples
 from .explorer import explorer_tab
@@ -106,12 +106,7 @@ def reconstruct_tab(reconstructor: Reconstructor, examples: tuple[Example, ...])
     example, result = first if first else (None, None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
-            # image_mode=None: the callback gets the uploaded file itself, not Gradio's RGB conversion of it
-            # (which clips 16-bit to white and turns transparency black), and reads it as the library does;
-            # format="png": an image sent as a data URL is saved losslessly, 16-bit and alpha kept.
-            image = plain_upload_errors(gr.Image(example and example.served, label="Input image", type="filepath",
-                                                 image_mode=None, format="png", sources=["upload", "clipboard"],
-                                                 height=280, elem_id="lm-input"))
+            image = input_image(example and example.served)
             category = gr.Radio(categories, value=result.category if result else categories[0],
                                 label="Category (picks the model)")
             button = gr.Button("Reconstruct 3D", variant="primary", elem_id="lm-run")

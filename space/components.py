@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import gradio as gr
+import PIL.Image
+
+from latentmapper.image_io import MAX_PIXELS
 
 NOT_AN_IMAGE = "The uploaded file is not an image this Space can read; use a PNG, JPEG or WebP picture."
+TOO_LARGE = f"The uploaded image has too many pixels; the limit is {MAX_PIXELS / 1e6:.0f} megapixels."
 
 
 def plain_upload_errors(image: gr.Image) -> gr.Image:
@@ -22,8 +26,24 @@ def plain_upload_errors(image: gr.Image) -> gr.Image:
             return original(payload)
         except gr.Error:
             raise
+        except PIL.Image.DecompressionBombError:  # PIL's own limit (179 MP), above the library's
+            raise gr.Error(TOO_LARGE) from None
         except Exception:
             raise gr.Error(NOT_AN_IMAGE) from None
 
     image.preprocess = preprocess
     return image
+
+
+def input_image(value: str | None = None) -> gr.Image:
+    """The reconstruct tab's image input: the uploaded file itself reaches the callback.
+
+    ``image_mode=None``: Gradio's default ("RGB") converts every upload with PIL first, which
+    clips 16-bit grey to white and turns transparent pixels black; the callback instead reads
+    the file as the library does (``latentmapper.image_io``: 16-bit rescaled, alpha on white,
+    large images reduced), so the Space gives the library's result for the same file, and no
+    upload is decoded at full size outside it. ``format="png"``: an image sent as a data URL
+    is saved losslessly, 16-bit and alpha kept.
+    """
+    return plain_upload_errors(gr.Image(value, label="Input image", type="filepath", image_mode=None, format="png",
+                                        sources=["upload", "clipboard"], height=280, elem_id="lm-input"))

@@ -23,6 +23,38 @@ def tiny_record_config():
     return RecordConfig(image_size=32, sdf_samples=2000, surface_samples=500, mesh_resolution=40, supersample=1)
 
 
+# ---- image files that once fooled the Space (tests/test_space_callbacks.py, tests/test_bad_inputs.py) ----------
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height, with almost no pixel data (how a decompression bomb starts)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+
+
+def sixteen_bit_grey_png(path) -> None:
+    """A 16-bit grey ramp, mostly above 255: Gradio's RGB conversion clipped it to white."""
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(np.linspace(0, 65535, 64 * 48).reshape(48, 64).astype(np.uint16)).save(path)
+
+
+def rgba_png(path) -> None:
+    """A red box on transparent black, with a half-transparent band: white around it on the library's path."""
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.zeros((48, 64, 4), np.uint8)
+    pixels[12:36, 16:48] = (200, 30, 30, 255)
+    pixels[:, :8, 3] = 128
+    Image.fromarray(pixels, "RGBA").save(path)
+
+
 # ---- a tiny LatentMapperPipeline (tests/test_pipeline.py, tests/test_cli_reconstruct.py) ----------------------
 def build_tiny_pipeline(category: str = "car"):
     """Every component at toy size; the DIT decodes any latent to an octahedron (|x|+|y|+|z| = 0.6),

@@ -1,8 +1,5 @@
 """The Space's callbacks called directly, over the tiny test pipeline (an octahedron for every latent)."""
 
-import struct
-import zlib
-
 import gradio as gr
 import numpy as np
 import pytest
@@ -10,7 +7,7 @@ import torch
 import trimesh
 from PIL import Image
 
-from conftest import build_tiny_pipeline
+from conftest import build_tiny_pipeline, png_header_only, rgba_png, sixteen_bit_grey_png
 from latentmapper.data.build import shape_seeds, split_of
 from space.display import viewer_glb, viewer_mesh
 from space.examples import load_examples
@@ -70,15 +67,6 @@ def test_viewer_copy_faces_gltf_front_with_a_colour_and_downloads_stay_canonical
     assert b'"NORMAL"' in glb  # vertex normals: smooth shading in the viewer
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height, with almost no pixel data (how a decompression bomb starts)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-
-
 @pytest.mark.parametrize("kind, message", [
     ("none", "upload an image"),
     ("text", "not an image file"),
@@ -93,7 +81,7 @@ def test_bad_images_are_plain_errors_without_server_paths(reconstructor, tmp_pat
     elif kind == "tiny":
         Image.new("RGB", (8, 8), "white").save(path)
     elif kind == "huge":
-        path.write_bytes(_png_header_only(10_000, 8_000))
+        path.write_bytes(png_header_only(10_000, 8_000))
     with pytest.raises(gr.Error, match=message) as caught:
         reconstructor(None if kind == "none" else str(path), "car", 64, "glb", False)
     assert str(path.parent) not in str(caught.value.message)
@@ -200,19 +188,7 @@ def _upload_payloads(path):
     return [ImageData(path=str(path), orig_name=path.name), ImageData(url=url, orig_name=path.name)]
 
 
-def _sixteen_bit_grey(path):
-    ramp = np.linspace(0, 65535, 64 * 48).reshape(48, 64).astype(np.uint16)  # mostly above 255: clips to white
-    Image.fromarray(ramp).save(path)
-
-
-def _rgba_with_transparency(path):
-    pixels = np.zeros((48, 64, 4), np.uint8)  # transparent black: white on the library's path
-    pixels[12:36, 16:48] = (200, 30, 30, 255)
-    pixels[:, :8, 3] = 128  # half transparent
-    Image.fromarray(pixels, "RGBA").save(path)
-
-
-@pytest.mark.parametrize("write", [_sixteen_bit_grey, _rgba_with_transparency])
+@pytest.mark.parametrize("write", [sixteen_bit_grey_png, rgba_png])
 def test_uploads_reach_the_callback_as_the_library_reads_the_file(demo, reconstructor, tmp_path, write):
     """Issue 19, defect 3: the image component converted uploads to RGB first (16-bit clipped to white,
     transparency to black), so the Space reconstructed another image than the library."""
