@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from .geometry import EmptySurfaceError
     from .image_io import InvalidImageError
     from .mesh_io import save_mesh
-    from .pipeline import LatentMapperPipeline
+    from .pipeline import LatentMapperPipeline, check_resolution
     from .pipeline_files import PipelineLoadError
 
     import diffusers
@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     transformers.utils.logging.disable_progress_bar()
     try:
         device = check_device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        check_resolution(args.resolution)  # once, not once per image
         prepare_output_folder(args.out)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -259,7 +259,7 @@ class LatentMapperPipeline(DiffusionPipeline):
 
         Raises ``EmptySurfaceError`` when the latent describes no surface inside the unit cube.
         """
-        _check_resolution(resolution)
+        check_resolution(resolution)
         latent = torch.as_tensor(latent, dtype=torch.float32)
         if latent.dim() == 2 and latent.shape[0] == 1:
             latent = latent[0]
@@ -318,7 +318,7 @@ class LatentMapperPipeline(DiffusionPipeline):
         del generator  # deterministic: nothing is sampled
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}, got {output_type!r}")
-        _check_resolution(resolution)
+        check_resolution(resolution)
         if output_type == "preview":
             _check_preview_size(preview_size)
         latents = self.encode_image(image, real_to_synthetic=real_to_synthetic)
@@ -387,7 +387,8 @@ def _check_integer(name: str, value: int, high: int, why: str = "") -> None:
         raise ValueError(f"{name} must be an integer in [16, {high}]{why}, got {value!r}")
 
 
-def _check_resolution(resolution: int) -> None:
+def check_resolution(resolution: int) -> None:
+    """A ValueError naming the allowed range unless ``resolution`` is an integer in [16, ``MAX_RESOLUTION``]."""
     _check_integer("resolution", resolution, MAX_RESOLUTION,
                    " (the grid's memory grows with its cube: about 1.2 GB at 512)")
 
@@ -405,4 +406,4 @@ def _load_component(name: str, folder, load):
         raise PipelineLoadError(f"component {name!r} in {path} cannot be loaded: {type(err).__name__}: {err}") from err
 
 
-__all__ = ["OUTPUT_TYPES", "LatentMapperPipeline", "LatentMapperPipelineOutput"]
+__all__ = ["MAX_RESOLUTION", "OUTPUT_TYPES", "LatentMapperPipeline", "LatentMapperPipelineOutput", "check_resolution"]

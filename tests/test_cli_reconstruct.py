@@ -69,7 +69,8 @@ def test_output_names_follow_the_images_and_stay_unique(tmp_path):
     "extra, message",
     [(["--device", "banana"], "'banana' is not a device PyTorch knows"),
      (["--device", "cuda"], "sees no CUDA GPU"),
-     (["--out", "EXISTING_FILE"], "exists and is not a folder")],
+     (["--out", "EXISTING_FILE"], "exists and is not a folder"),
+     (["--resolution", "1024"], "resolution must be an integer in [16, 512]")],
 )
 def test_bad_device_or_output_is_one_line_and_exit_2(tiny_pipeline_dir, tmp_path, capsys, extra, message):
     """Issue 19: these gave tracebacks (RuntimeError, AssertionError, FileExistsError)."""
