@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -61,25 +62,26 @@ def owner_alive(pid: int, since: float) -> bool:
         return True
 
 
-def _writer_pid(leftover: Path, target_name: str) -> int | None:
-    """The pid in ``.NAME.PID-XXXX.tmp`` or ``.NAME.old-PID``; None for the older ``.NAME.XXXX.tmp``."""
-    middle = leftover.name[len(target_name) + 2:].removesuffix(".tmp")
-    pid = middle.removeprefix("old-") if middle.startswith("old-") else middle.split("-", 1)[0] if "-" in middle else ""
-    return int(pid) if pid.isdigit() else None
+# What atomic_path leaves after NAME's prefix ".NAME.": "PID-XXXXXXXX.tmp" (mkdtemp's 8 characters), the
+# older "XXXXXXXX.tmp" that records no writer, or the replaced folder "old-PID".
+_LEFTOVER = re.compile(r"(?:(?P<pid>\d+)-)?[a-z0-9_]{8}\.tmp|old-(?P<old>\d+)")
 
 
 def clear_stale_temporaries(target: str | os.PathLike) -> list[Path]:
     """Remove what an ``atomic_path`` killed mid-save (``kill -9``) left beside ``target``; returns them.
 
-    A temporary whose writer still runs is kept. One of the older naming, which records no
-    writer, is removed: such names are no longer made, so its writer is an earlier run."""
+    A temporary whose writer still runs is kept, and so is anything of another target (``NAME.v2``).
+    One of the older naming, which records no writer, is removed: such names are no longer made,
+    so its writer is an earlier run."""
     target = Path(target)
-    pattern = glob.escape(str(target.parent / f".{target.name}."))
+    prefix = f".{target.name}."
     removed = []
-    for leftover in sorted(glob.glob(pattern + "*.tmp") + glob.glob(pattern + "old-*")):
-        leftover = Path(leftover)
-        pid = _writer_pid(leftover, target.name)
-        if pid is None or not owner_alive(pid, leftover.stat().st_mtime):
+    for leftover in sorted(target.parent.glob(glob.escape(prefix) + "*")):
+        match = _LEFTOVER.fullmatch(leftover.name[len(prefix):])
+        if match is None:
+            continue
+        pid = match["pid"] or match["old"]
+        if pid is None or not owner_alive(int(pid), leftover.stat().st_mtime):
             shutil.rmtree(leftover, ignore_errors=True)
             removed.append(leftover)
     return removed

@@ -175,12 +175,15 @@ def test_a_build_clears_what_a_killed_final_save_left_beside_its_output(tmp_path
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     out = tmp_path / "cars"
-    killed = tmp_path / f".cars.{dead.pid}-x1y2z3.tmp"  # a save of a process that is gone
+    killed = tmp_path / f".cars.{dead.pid}-x1y2z3w4.tmp"  # a save of a process that is gone
+    trash = tmp_path / f".cars.old-{dead.pid}"  # the folder it was replacing
     legacy = tmp_path / ".cars.ab12cd34.tmp"  # the older naming, without the owner
-    running = tmp_path / f".cars.{os.getpid()}-q9w8e7.tmp"  # a live process's: not ours to remove
-    other = tmp_path / f".trucks.{dead.pid}-r5t6y7.tmp"  # another output's
-    for folder in (killed, legacy, running, other):
+    running = tmp_path / f".cars.{os.getpid()}-q9w8e7r6.tmp"  # a live process's: not ours to remove
+    others = [tmp_path / f".trucks.{dead.pid}-r5t6y7u8.tmp", tmp_path / f".cars.v2.{dead.pid}-r5t6y7u8.tmp",
+              tmp_path / ".cars.v2.ab12cd34.tmp"]  # other outputs'
+    for folder in (killed, trash, legacy, running, *others):
         (folder / "cars").mkdir(parents=True)
     build_dataset("car", 3, out, config=tiny_record_config, num_workers=1, progress=False)
-    assert not killed.exists() and not legacy.exists() and running.is_dir() and other.is_dir()
+    assert not killed.exists() and not trash.exists() and not legacy.exists()
+    assert running.is_dir() and all(other.is_dir() for other in others)
     assert load_from_disk(str(out))["train"].num_rows >= 1
