@@ -7,9 +7,11 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+import trimesh
 from PIL import Image, ImageDraw
 
 from latentmapper.models import DescriptorAutoencoder, LatentMapper
@@ -87,8 +89,17 @@ def _tiny_dataset(folder: Path) -> None:
     from datasets import Dataset, DatasetDict, Features, Image as ImageFeature, List, Value
 
     colours = ["red", "blue", "green"]
-    rows = {"shape_id": [], "category": [], "subtype": [], "caption": [], "images": [], "view_yaw": []}
+    rows = {"shape_id": [], "category": [], "subtype": [], "caption": [], "images": [], "view_yaw": [],
+            "vertices": [], "faces": [], "face_colors": [], "view_elevation": [], "camera_distance": [],
+            "camera_fov": []}
     for i in range(8):
+        box = trimesh.creation.box(extents=(0.6 + 0.1 * i, 0.3, 0.4))  # the mesh novel views are rendered from
+        rows["vertices"].append(box.vertices.astype(np.float32).tolist())
+        rows["faces"].append(box.faces.astype(np.int32).tolist())
+        rows["face_colors"].append(np.full((len(box.faces), 3), 40 * (i % 3) + 60, dtype=np.uint8).tolist())
+        rows["view_elevation"].append([20.0] * 9)
+        rows["camera_distance"].append([2.6] * 9)
+        rows["camera_fov"].append([45.0] * 9)
         views = []
         for v in range(9):
             image = Image.new("RGB", (32, 32), "white")
@@ -102,7 +113,10 @@ def _tiny_dataset(folder: Path) -> None:
         rows["images"].append(views)
         rows["view_yaw"].append([30.0 * v for v in range(9)])
     features = Features({"shape_id": Value("string"), "category": Value("string"), "subtype": Value("string"),
-                         "caption": Value("string"), "images": List(ImageFeature()), "view_yaw": List(Value("float32"))})
+                         "caption": Value("string"), "images": List(ImageFeature()), "view_yaw": List(Value("float32")),
+                         "vertices": List(List(Value("float32"))), "faces": List(List(Value("int32"))),
+                         "face_colors": List(List(Value("uint8"))), "view_elevation": List(Value("float32")),
+                         "camera_distance": List(Value("float32")), "camera_fov": List(Value("float32"))})
     full = Dataset.from_dict(rows, features=features)
     DatasetDict({"train": full.select(range(6)), "validation": full.select([6]), "test": full.select([7])}).save_to_disk(folder)
 
@@ -125,6 +139,7 @@ def test_training_scripts_end_to_end(tmp_path):
     import train_autoencoder
     import train_encoders
     import train_mapper
+    from safetensors import safe_open
     from safetensors.torch import save_file
     from stage_utils import load_feature_split
 
@@ -147,17 +162,19 @@ def test_training_scripts_end_to_end(tmp_path):
 
     feats = tmp_path / "features"
     feat_cfg = _config(tmp_path, "features", num_words=5, grid_size=2, codebook_images=20, batch_images=20, chunk_shapes=4,
-                       augment={"copies": 0})
+                       augment={"copies": 0}, novel_views={"per_shape": 0})
     assert precompute_features.main(["--dataset", str(data), "--encoders", str(enc), "--config", feat_cfg,
                                      "--output", str(feats)]) == 0
     train = load_feature_split(feats, "train")
     assert train.clip.shape == (6, 9, 24) and train.bag.shape == (6, 9, 2 * 5 * (1 + 2 * 2))
     assert train.shape_ids == [f"car-{i:03d}" for i in range(6)]
     assert not (feats / "features_train_augmented.safetensors").exists()
-    # resuming with augmentation configured adds the augmented views and keeps the clean features
+    assert not (feats / "features_train_novel_views.safetensors").exists()
+    # resuming with augmentation and novel views configured adds them and keeps the clean features
     clean_mtime = (feats / "features_train.safetensors").stat().st_mtime_ns
     aug_feat_cfg = _config(tmp_path, "features", num_words=5, grid_size=2, codebook_images=20, batch_images=20,
-                           chunk_shapes=4, augment={"copies": 2, "zoom": [0.8, 1.2], "rotation_deg": 10})
+                           chunk_shapes=4, augment={"copies": 2, "zoom": [0.8, 1.2], "rotation_deg": 10},
+                           novel_views={"per_shape": 2, "seed": 1})
     assert precompute_features.main(["--dataset", str(data), "--encoders", str(enc), "--config", aug_feat_cfg,
                                      "--output", str(feats), "--resume"]) == 0
     assert (feats / "features_train.safetensors").stat().st_mtime_ns == clean_mtime
@@ -165,6 +182,16 @@ def test_training_scripts_end_to_end(tmp_path):
     assert augmented.shape_ids == train.shape_ids and augmented.clip.shape == (6, 18, 24)
     assert augmented.view_yaw[:4] == [0.0, 0.0, 30.0, 30.0]
     assert not torch.allclose(augmented.clip[:, ::2], train.clip, atol=1e-3)
+    novel = load_feature_split(feats, "train_novel_views")  # two renders of each mesh between the training yaws
+    assert novel.shape_ids == train.shape_ids and novel.clip.shape == (6, 2, 24)
+    assert load_feature_split(feats, "validation_novel_views").clip.shape == (1, 2, 24)
+    assert not (feats / "features_test_novel_views.safetensors").exists()  # test views stay the evaluation's
+    assert not torch.allclose(novel.clip[:, 0], novel.clip[:, 1], atol=1e-3)
+    with safe_open(str(feats / "features_train_novel_views.safetensors"), framework="pt") as f:
+        cameras = json.loads(f.metadata()["cameras"])  # where each shape's novel views were taken from
+    assert sorted(cameras) == train.shape_ids and all(len(c) == 2 for c in cameras.values())
+    yaws, elevations = (np.array([c[k] for views in cameras.values() for c in views]) for k in (0, 1))
+    assert np.all((yaws % 30 >= 5) & (yaws % 30 <= 25)) and np.all(np.abs(elevations - 20.0) <= 10.0)
 
     ae = tmp_path / "ae"
     ae_cfg = _config(tmp_path, "autoencoder", epochs=3, hidden_dim=32, code_dim=16)
@@ -178,7 +205,8 @@ def test_training_scripts_end_to_end(tmp_path):
     run.mkdir()
     gen = torch.Generator().manual_seed(0)
     save_file({f"car-{i:03d}": torch.randn(8, generator=gen) for i in range(7)}, str(run / "latents.safetensors"))
-    map_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=30, patience=2, augmented_views=False)
+    map_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=30, patience=2, augmented_views=False,
+                      novel_views=False)
     out = tmp_path / "mapper"
     assert train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run),
                               "--config", map_cfg, "--output", str(out)]) == 0
@@ -188,23 +216,32 @@ def test_training_scripts_end_to_end(tmp_path):
     mapper = LatentMapper.from_pretrained(out / "mapper")
     assert mapper.config.latent_size == 8 and mapper.config.code_dim == 16 and mapper.config.clip_dim == 24
 
-    # augmented views add rows; without validation codes the held-out shape's copies stay out of training
-    aug_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=3, augmented_views=True)
+    # augmented and novel views add rows (novel ones also validate, scored apart); without validation codes
+    # the held-out shape's copies and novel views stay out of training
+    aug_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=3, augmented_views=True, novel_views=True)
     assert train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run),
                               "--config", aug_cfg, "--output", str(tmp_path / "mapper_aug")]) == 0
     log = json.loads((tmp_path / "mapper_aug" / "mapper_log.json").read_text())
-    assert log["augmented_rows"] == 6 * 18 and log["training_rows"] == 6 * 9 + 6 * 18
+    assert log["augmented_rows"] == 6 * 18 and log["novel_view_rows"] == 6 * 2
+    assert log["training_rows"] == 6 * 9 + 6 * 18 + 6 * 2
+    assert log["val_l1_novel_views"] > 0 and log["val_l1_training_views"] > 0
     train_only = tmp_path / "dit_train_only"
     train_only.mkdir()
     save_file({f"car-{i:03d}": torch.randn(8, generator=gen) for i in range(6)}, str(train_only / "latents.safetensors"))
     assert train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(train_only),
                               "--config", aug_cfg, "--output", str(tmp_path / "mapper_holdout")]) == 0
     log = json.loads((tmp_path / "mapper_holdout" / "mapper_log.json").read_text())
-    assert log["augmented_rows"] == 5 * 18 and log["training_rows"] == 5 * 9 + 5 * 18
+    assert log["augmented_rows"] == 5 * 18 and log["training_rows"] == 5 * 9 + 5 * 18 + 5 * 2
     changed = _config(tmp_path, "features", num_words=5, grid_size=2, codebook_images=20, batch_images=20,
                       chunk_shapes=4, augment={"copies": 3, "zoom": [0.8, 1.2], "rotation_deg": 10})
     with pytest.raises(SystemExit, match="other augment settings"):
         precompute_features.main(["--dataset", str(data), "--encoders", str(enc), "--config", changed,
+                                  "--output", str(feats), "--resume"])
+    more_views = _config(tmp_path, "features", num_words=5, grid_size=2, codebook_images=20, batch_images=20,
+                         chunk_shapes=4, augment={"copies": 2, "zoom": [0.8, 1.2], "rotation_deg": 10},
+                         novel_views={"per_shape": 3, "seed": 1})
+    with pytest.raises(SystemExit, match="other novel_views settings"):
+        precompute_features.main(["--dataset", str(data), "--encoders", str(enc), "--config", more_views,
                                   "--output", str(feats), "--resume"])
     (feats / "features_train_augmented.safetensors").unlink()
     with pytest.raises(SystemExit, match="augment"):

@@ -14,6 +14,12 @@
 3. With ``augment.copies`` > 0 in the config: the same for that many randomly zoomed and rotated
    copies of every training view (the paper's augmentation, Sec. 4) ->
    ``OUTPUT/features_train_augmented.safetensors`` (S, V x copies, ...), extra mapper training rows.
+4. With ``novel_views.per_shape`` > 0: the same for renders of each training and validation shape's
+   mesh from that many cameras between its training views (yaws at least 5 degrees from every
+   training yaw, elevation within +-10 degrees; ``latentmapper.data.cameras.novel_cameras``, seeded by
+   ``novel_views.seed`` and the shape id), rendered as the dataset renders ->
+   ``OUTPUT/features_<split>_novel_views.safetensors``: the mapper learns (and is chosen on) views
+   the 9 fixed cameras do not cover, so that a user's photo from anywhere around the object maps as well.
 
 The autoencoder and mapper epochs then cost a few matrix products. Work is cached in chunks
 (``OUTPUT/.partial/``), so a rerun with ``--resume`` continues where it stopped.
@@ -25,26 +31,35 @@ import argparse
 import json
 import shutil
 import time
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+import trimesh
+from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
-from PIL import Image
 from tqdm.auto import tqdm
 
 from image_training import random_affine
 from stage_utils import (AUGMENTED_SPLIT, add_common_arguments, feature_file, load_config, make_accelerator,
-                         save_component, write_json)
+                         novel_views_split, save_component, write_json)
 
 from datasets import load_from_disk  # noqa: E402  (after stage_utils puts the checkout on sys.path)
 from latentmapper.atomic import atomic_path  # noqa: E402
+from latentmapper.data.cameras import OrbitCamera, novel_cameras  # noqa: E402
+from latentmapper.data.render import render_mesh  # noqa: E402
+from latentmapper.evaluation.shapes import RenderSettings  # noqa: E402
 from latentmapper.features import ClipEmbedder, ViTKeyExtractor  # noqa: E402
 from latentmapper.models.codebook import KeyCodebook, fit_codebook, subsample_descriptors  # noqa: E402
 
 SPLITS = ("train", "validation", "test")
 COLUMNS = ["shape_id", "images", "view_yaw"]
+NOVEL_VIEW_COLUMNS = ["shape_id", "vertices", "faces", "face_colors", "view_yaw", "view_elevation", "camera_distance",
+                      "camera_fov"]
+NOVEL_VIEW_SPLITS = ("train", "validation")
 
 
 def encoder_sources(args: argparse.Namespace) -> tuple[str, str]:
@@ -85,7 +100,7 @@ def fit_key_codebook(split, extractor: ViTKeyExtractor, config: dict) -> KeyCode
 def base_settings(settings: dict) -> dict:
     """What the codebook and the clean features depend on: the augmentation only makes an extra file,
     so features made before it was configured can be resumed to add it."""
-    config = {k: v for k, v in settings["config"].items() if k not in ("augment", "_comment")}
+    config = {k: v for k, v in settings["config"].items() if k not in ("augment", "novel_views", "_comment")}
     return {**settings, "config": config}
 
 
@@ -112,22 +127,67 @@ def augmented_images(images: list, augment: dict, seed: int) -> list:
     return [Image.fromarray(array) for array in moved]
 
 
+def novel_view_cameras(row: dict, novel: dict) -> list[OrbitCamera]:
+    """A shape's ``novel["per_shape"]`` cameras between its training views, from ``novel["seed"]`` and its id
+    (so a resumed run renders the same views)."""
+    training = [OrbitCamera(float(y), float(e), float(d), float(f)) for y, e, d, f in
+                zip(row["view_yaw"], row["view_elevation"], row["camera_distance"], row["camera_fov"])]
+    rng = np.random.default_rng([int(novel["seed"]), zlib.crc32(str(row["shape_id"]).encode())])
+    return novel_cameras(training, int(novel["per_shape"]), rng)
+
+
+def novel_view_images(rows, novel: dict, render: RenderSettings) -> list:
+    """Each shape's mesh rendered from its novel cameras, as the dataset renders its views."""
+    images = []
+    for row in rows:
+        mesh = trimesh.Trimesh(np.asarray(row["vertices"], dtype=np.float64).reshape(-1, 3),
+                               np.asarray(row["faces"], dtype=np.int64).reshape(-1, 3), process=False)
+        colors = np.asarray(row["face_colors"], dtype=np.uint8).reshape(-1, 3)
+        for camera in novel_view_cameras(row, novel):
+            images.append(render_mesh(mesh, camera, render.image_size, colors, render.supersample))
+    return images
+
+
+def novel_view_metadata(rows, novel: dict) -> dict:
+    """Novel views have no yaw shared by all shapes: each shape's (yaw, elevation) pairs instead."""
+    cameras = {str(row["shape_id"]): [[round(c.yaw, 4), round(c.elevation, 4)] for c in novel_view_cameras(row, novel)]
+               for row in rows.select_columns(["shape_id", "view_yaw", "view_elevation", "camera_distance",
+                                               "camera_fov"])}
+    return {"view_yaw": [], "cameras": cameras}
+
+
+def dataset_views(rows, start: int) -> list:
+    return [image for views in rows["images"] for image in views]
+
+
+def training_view_metadata(rows, num_views: int) -> dict:
+    """The dataset's yaws, each repeated for its copies: the same for every shape."""
+    yaws = rows[0]["view_yaw"]
+    return {"view_yaw": [float(y) for y in yaws for _ in range(max(1, num_views // len(yaws)))][:num_views]}
+
+
 @torch.no_grad()
 def featurize_split(name: str, split, clip: ClipEmbedder, extractor: ViTKeyExtractor, codebook: KeyCodebook,
-                    config: dict, partial: Path, out: Path, augment: dict | None = None) -> None:
+                    config: dict, partial: Path, out: Path, augment: dict | None = None,
+                    images_of: Callable[..., list] = dataset_views, variant: dict | None = None,
+                    metadata_of: Callable[..., dict] = training_view_metadata) -> None:
     """CLIP and bag features of every view of every shape, chunk by chunk, then one file.
 
     With ``augment``, each view is replaced by ``augment["copies"]`` randomly zoomed and rotated
-    copies (seeded by the chunk, so a resumed run makes the same ones).
+    copies (seeded by the chunk, so a resumed run makes the same ones). ``images_of(rows, start)``
+    gives a chunk's images (the dataset's renders by default) and ``metadata_of(rows, views)`` where
+    they were seen from; ``variant`` names what it makes, so that a chunk cached under other
+    settings is made again.
     """
+    variant = variant if variant is not None else (augment or {})
     chunk = config["chunk_shapes"]
     starts = list(range(0, len(split), chunk))
     for start in tqdm(starts, desc=f"features {name}", unit="chunk"):
         path = _chunk_path(partial, name, start)
-        if path.is_file() and stored_augment(path) == (augment or {}):
+        if path.is_file() and stored_augment(path) == variant:
             continue
         rows = split.select(range(start, min(start + chunk, len(split))))
-        images = [image for views in rows["images"] for image in views]
+        images = images_of(rows, start)
         if augment:
             images = augmented_images(images, augment, seed=config["seed"] * 1_000_003 + start)
         num_views = len(images) // len(rows)
@@ -139,21 +199,24 @@ def featurize_split(name: str, split, clip: ClipEmbedder, extractor: ViTKeyExtra
             bags.append(codebook.bag(keys.keys, keys.grid).cpu())
         tensors = {"clip": torch.cat(clips).reshape(len(rows), num_views, -1).contiguous(),
                    "bag": torch.cat(bags).reshape(len(rows), num_views, -1).contiguous()}
-        yaws = [float(y) for y in rows[0]["view_yaw"] for _ in range(num_views // len(rows[0]["view_yaw"]))]
-        meta = {"shape_ids": json.dumps([str(s) for s in rows["shape_id"]]), "view_yaw": json.dumps(yaws),
-                "augment": json.dumps(augment or {})}
+        views = metadata_of(rows, num_views)
+        meta = {"shape_ids": json.dumps([str(s) for s in rows["shape_id"]]), "augment": json.dumps(variant),
+                **{key: json.dumps(value) for key, value in views.items()}}
         with atomic_path(path) as tmp:
             save_file(tensors, str(tmp), metadata=meta)
-    clips, bags, ids, yaw = [], [], [], None
+    clips, bags, ids, yaw, cameras = [], [], [], None, {}
     for start in starts:
         with safe_open(str(_chunk_path(partial, name, start)), framework="pt") as f:
             clips.append(f.get_tensor("clip"))
             bags.append(f.get_tensor("bag"))
             ids += json.loads(f.metadata()["shape_ids"])
             yaw = f.metadata()["view_yaw"]
+            cameras.update(json.loads(f.metadata().get("cameras", "{}")))
+    meta = {"shape_ids": json.dumps(ids), "view_yaw": yaw, "augment": json.dumps(variant)}
+    if cameras:
+        meta["cameras"] = json.dumps(cameras)
     with atomic_path(out) as tmp:
-        save_file({"clip": torch.cat(clips), "bag": torch.cat(bags)}, str(tmp),
-                  metadata={"shape_ids": json.dumps(ids), "view_yaw": yaw, "augment": json.dumps(augment or {})})
+        save_file({"clip": torch.cat(clips), "bag": torch.cat(bags)}, str(tmp), metadata=meta)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,6 +245,12 @@ def main(argv: list[str] | None = None) -> int:
         if augmented.is_file() and stored_augment(augmented) != (config.get("augment") or {}):
             raise SystemExit(f"{augmented} was made with other augment settings: delete that file to make it again "
                              "(the other features stay valid)")
+        for name in NOVEL_VIEW_SPLITS:
+            novel_file = feature_file(out, novel_views_split(name))
+            wanted = {"novel_views": config.get("novel_views") or {}}
+            if novel_file.is_file() and stored_augment(novel_file) != wanted:
+                raise SystemExit(f"{novel_file} was made with other novel_views settings: delete that file to make "
+                                 "it again (the other features stay valid)")
     out.mkdir(parents=True, exist_ok=True)
     write_json(info, settings)
 
@@ -216,6 +285,19 @@ def main(argv: list[str] | None = None) -> int:
             featurize_split(AUGMENTED_SPLIT, dataset["train"], clip, extractor, codebook, config, partial, target,
                             augment=augment)
         print(f"{AUGMENTED_SPLIT}: {augment['copies']} zoomed / rotated copies of each training view -> {target}")
+    novel = config.get("novel_views") or {}
+    if novel.get("per_shape", 0) > 0:
+        render = RenderSettings.of_dataset(args.dataset)
+        full = load_from_disk(str(args.dataset))
+        for name in (n for n in NOVEL_VIEW_SPLITS if n in dataset):
+            target = feature_file(out, novel_views_split(name))
+            if not target.is_file():
+                featurize_split(novel_views_split(name), full[name].select_columns(NOVEL_VIEW_COLUMNS), clip,
+                                extractor, codebook, config, partial, target, variant={"novel_views": novel},
+                                images_of=lambda rows, start: novel_view_images(rows, novel, render),
+                                metadata_of=lambda rows, views: novel_view_metadata(rows, novel))
+            print(f"{novel_views_split(name)}: {novel['per_shape']} views of each shape between its training views "
+                  f"-> {target}")
     shutil.rmtree(partial, ignore_errors=True)
     print(f"done in {time.perf_counter() - start_time:.0f} s")
     return 0

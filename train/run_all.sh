@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Reproduce the shipped pipelines (checkpoints/latentmapper-{car,airplane}) from nothing, on a CPU.
 #
-#   bash train/run_all.sh                   # both categories, CPU presets, ~1 h on a 2-core machine
+#   bash train/run_all.sh                   # both categories, CPU presets, about 3.5 h on a 2-core machine
 #   CATEGORIES=car bash train/run_all.sh    # one category (the shared encoders still see both datasets)
 #   PRESET=gpu bash train/run_all.sh        # paper-scale presets on a GPU
 #
 # Stages (each resumable: rerun the same command after an interruption):
 #   1. datasets: data/<category>, NUM_SHAPES procedural shapes each (python -m latentmapper.data build)
 #   2. two lanes at once, one core each:
-#        lane A: per category, DIT auto-decoder, then DIT codes fitted to validation shapes
+#        lane A: per category, DIT auto-decoder with DIF-Net's correction (85-minute cap, which
+#                stops it near epoch 155 of 240), then DIT codes fitted to validation shapes (4 min)
 #        lane B: encoders (small CLIP + MAE ViT) on all categories' renders, then per category
-#                codebook + features, then the autoencoder
+#                codebook + features (the 9 views, 2 zoomed / rotated copies of each, 27 renders
+#                between the training views; about 35 min), then the autoencoder
+#
+# The time above is the sum of the stages as measured one by one (lane A about 3 h); the
+# script has not yet been timed end to end with these presets (issue 17, item 4).
 #   3. per category: mapper (early stopping on the validation codes), then the pipeline is
 #      assembled in fp16 into OUT/latentmapper-<category>
 #   4. the photo-mode matting U-Net on all categories' photo-like renders (25 min), its fp16

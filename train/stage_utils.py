@@ -243,6 +243,11 @@ class FeatureSplit:
 AUGMENTED_SPLIT = "train_augmented"  # zoomed / rotated copies of the training views (precompute_features.py)
 
 
+def novel_views_split(split: str) -> str:
+    """The feature file of a split's renders from cameras between the training views (precompute_features.py)."""
+    return f"{split}_novel_views"
+
+
 def feature_file(features_dir: Path, split: str) -> Path:
     return Path(features_dir) / f"features_{split}.safetensors"
 
@@ -268,7 +273,6 @@ def load_latents(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 __all__ = [
     "CONFIG_DIR", "FeatureSplit", "add_common_arguments", "checkpoint_for", "epoch_batches", "feature_file",
-    "fit_vector_model",
-    "load_checkpoint", "load_config", "load_feature_split", "load_latents", "make_accelerator",
-    "save_checkpoint", "save_component", "write_json",
+    "fit_vector_model", "load_checkpoint", "load_config", "load_feature_split", "load_latents", "make_accelerator",
+    "novel_views_split", "save_checkpoint", "save_component", "write_json",
 ]

@@ -4,7 +4,9 @@
         --preset cpu --output runs/mapper [--val-latents FILE] [--resume | --overwrite]
 
 Inputs are every view of every training shape (9 per shape, so the mapping does not depend
-on the view); the target of each is its shape's DIT code from ``RUN/latents.safetensors``
+on the view; with ``augmented_views`` their zoomed / rotated copies, and with ``novel_views``
+renders from cameras between the 9, which then also join the validation rows); the target
+of each is its shape's DIT code from ``RUN/latents.safetensors``
 (the auto-decoder's codes of the training shapes, as in the paper). Three tanh hidden
 layers, L1 loss, Adam with default hyper-parameters, up to 1000 epochs with early stopping
 (patience 5) on the validation split's L1; the best model is saved to ``OUTPUT/mapper/``.
@@ -25,7 +27,7 @@ import torch.nn.functional as F
 
 from stage_utils import (AUGMENTED_SPLIT, FeatureSplit, add_common_arguments, checkpoint_for, feature_file,
                          fit_vector_model, load_config, load_feature_split, load_latents, make_accelerator,
-                         save_component, write_json)
+                         novel_views_split, save_component, write_json)
 
 from latentmapper.models.autoencoder import DescriptorAutoencoder  # noqa: E402
 from latentmapper.models.mapper import LatentMapper  # noqa: E402
@@ -94,15 +96,27 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"none of the {len(train_split.shape_ids)} training shapes has a latent in {args.latents}")
     if len(train_keep) < len(train_split.shape_ids):
         accelerator.print(f"warning: {len(train_split.shape_ids) - len(train_keep)} training shapes have no latent; skipped")
-    augmented_rows = 0
+    extra_splits = []
     if config.get("augmented_views", False):
-        if not feature_file(args.features, AUGMENTED_SPLIT).is_file():
-            raise SystemExit(f"the config asks for augmented views but {args.features} has none: run "
-                             "precompute_features.py with augment.copies > 0, or set augmented_views to false")
-        extra = load_feature_split(args.features, AUGMENTED_SPLIT)
-        extra_code, extra_clip, extra_target, _ = rows_with_latents(extra, latents, encode_bags(autoencoder, extra.bag))
-        augmented_rows = len(extra_code)
+        extra_splits.append((AUGMENTED_SPLIT, "augment.copies > 0", "augmented_views"))
+    if config.get("novel_views", False):
+        extra_splits.append((novel_views_split("train"), "novel_views.per_shape > 0", "novel_views"))
+    extras = []  # (FeatureSplit, code, clip, target) of each extra set of training views
+    for name, setting, key in extra_splits:
+        if not feature_file(args.features, name).is_file():
+            raise SystemExit(f"the config asks for {key} but {args.features} has no {name} features: run "
+                             f"precompute_features.py with {setting}, or set {key} to false")
+        extra = load_feature_split(args.features, name)
+        extras.append((extra, *rows_with_latents(extra, latents, encode_bags(autoencoder, extra.bag))[:3]))
     val_code, val_clip, val_target, val_keep = rows_with_latents(val_split, latents, encode_bags(autoencoder, val_split.bag))
+    val_novel = None  # validation rows from novel views, scored apart as well
+    if config.get("novel_views", False) and val_keep:
+        name = novel_views_split("validation")
+        if not feature_file(args.features, name).is_file():
+            raise SystemExit(f"the config asks for novel_views but {args.features} has no {name} features: run "
+                             "precompute_features.py with novel_views.per_shape > 0, or set novel_views to false")
+        novel = load_feature_split(args.features, name)
+        val_novel = rows_with_latents(novel, latents, encode_bags(autoencoder, novel.bag))[:3]
     validation = "validation split"
     if not val_keep:
         views = train_split.num_views
@@ -111,19 +125,24 @@ def main(argv: list[str] | None = None) -> int:
         mask = ~rows_of_shapes(held, views, len(train_code))
         val_code, val_clip, val_target = train_code[~mask], train_clip[~mask], train_target[~mask]
         train_code, train_clip, train_target = train_code[mask], train_clip[mask], train_target[mask]
-        if augmented_rows:  # the held-out shapes' augmented views must not train the model either
-            keep = ~rows_of_shapes(held, extra.num_views, len(extra_code))
-            extra_code, extra_clip, extra_target = extra_code[keep], extra_clip[keep], extra_target[keep]
-            augmented_rows = len(extra_code)
+        # the held-out shapes' augmented and novel views must not train the model either
+        extras = [(extra, *(t[~rows_of_shapes(held, extra.num_views, len(code))] for t in (code, clip, target)))
+                  for extra, code, clip, target in extras]
         validation = f"{len(held)} held-out training shapes (no validation latents given)"
         accelerator.print(f"warning: no latents for the validation shapes; early stopping on {validation}")
     clean_clip, clean_target = train_clip, train_target  # the nearest-neighbour diagnostic below uses real views
-    if augmented_rows:
-        train_code, train_clip = torch.cat([train_code, extra_code]), torch.cat([train_clip, extra_clip])
-        train_target = torch.cat([train_target, extra_target])
+    extra_rows = {name: len(code) for (name, _, _), (_, code, _, _) in zip(extra_splits, extras)}
+    if extras:
+        train_code = torch.cat([train_code, *(e[1] for e in extras)])
+        train_clip = torch.cat([train_clip, *(e[2] for e in extras)])
+        train_target = torch.cat([train_target, *(e[3] for e in extras)])
+    fixed_val_rows = len(val_code)
+    if val_novel is not None:
+        val_code, val_clip, val_target = (torch.cat([a, b]) for a, b in zip((val_code, val_clip, val_target), val_novel))
     accelerator.print(f"mapper: {len(train_code)} training rows ({train_split.num_views} views per shape"
-                      f"{f', {augmented_rows} augmented' if augmented_rows else ''}), "
-                      f"early stopping on {len(val_code)} rows of the {validation}")
+                      + "".join(f", {rows} {name}" for name, rows in extra_rows.items() if rows) + "), "
+                      f"early stopping on {len(val_code)} rows of the {validation}"
+                      + (f" ({len(val_code) - fixed_val_rows} of them novel views)" if val_novel is not None else ""))
 
     torch.manual_seed(config["seed"])
     model = LatentMapper(latent_size=train_target.shape[1], code_dim=train_code.shape[1], clip_dim=train_clip.shape[1],
@@ -147,8 +166,18 @@ def main(argv: list[str] | None = None) -> int:
         nn_l1 = float(F.l1_loss(clean_target[nearest], val_target))
         summary = {"epochs": state["epoch"], "stopped_early": state["stopped_early"], "best_epoch": state["best_epoch"],
                    "val_l1": state["best_val"], "val_l1_mean_latent": mean_l1, "val_l1_clip_nearest_neighbour": nn_l1,
-                   "validation": validation, "training_rows": len(train_code), "augmented_rows": augmented_rows,
+                   "validation": validation, "training_rows": len(train_code),
+                   "augmented_rows": extra_rows.get(AUGMENTED_SPLIT, 0),
+                   "novel_view_rows": extra_rows.get(novel_views_split("train"), 0),
                    "config": config, "history": state["history"]}
+        if val_novel is not None:  # the best model on the 9 views and on novel views of the validation shapes apart
+            best = LatentMapper.from_pretrained(best_dir).eval()
+            with torch.no_grad():
+                errors = (best(val_code, val_clip) - val_target).abs().mean(1)
+            summary["val_l1_training_views"] = float(errors[:fixed_val_rows].mean())
+            summary["val_l1_novel_views"] = float(errors[fixed_val_rows:].mean())
+            accelerator.print(f"mapper: validation L1 on the 9 views {summary['val_l1_training_views']:.4g}, "
+                              f"on novel views {summary['val_l1_novel_views']:.4g}")
         write_json(args.output / "mapper_log.json", summary)
         accelerator.print(f"mapper: best validation L1 {state['best_val']:.4g} at epoch {state['best_epoch']} "
                           f"(mean latent {mean_l1:.4g}, CLIP nearest neighbour {nn_l1:.4g}) -> {best_dir}")

@@ -72,3 +72,31 @@ def _camera_rays(camera: OrbitCamera, size: int) -> tuple[np.ndarray, np.ndarray
 def training_cameras(elevation: float = 20.0, distance: float = 2.6, fov: float = 45.0) -> list[OrbitCamera]:
     """The 9 training views of the paper: yaw 0, 30, ..., 240 degrees at one elevation."""
     return [OrbitCamera(yaw, elevation, distance, fov) for yaw in TRAINING_YAWS]
+
+
+NOVEL_YAW_MARGIN = 5.0  # degrees a novel view keeps from every training yaw
+NOVEL_ELEVATION_RANGE = 10.0  # degrees above or below the training elevation
+
+
+def novel_cameras(training: list[OrbitCamera], count: int, rng: np.random.Generator) -> list[OrbitCamera]:
+    """``count`` cameras strictly between the training yaws, elevation within +-10 degrees of theirs.
+
+    The views a user may take that the 9 training renders do not cover: Table 3's unseen views of
+    test shapes, and the extra training views that teach the mapper any view (drawn with another seed).
+    """
+    if count < 0:
+        raise ValueError(f"the number of novel views must be >= 0, got {count}")
+    if not training:
+        raise ValueError("no training cameras to place novel views between")
+    base = training[0]
+    yaws = sorted(float(c.yaw) for c in training) if len(training) > 1 else list(TRAINING_YAWS)
+    gaps = [(a, b) for a, b in zip(yaws[:-1], yaws[1:]) if b - a > 2 * NOVEL_YAW_MARGIN]
+    if not gaps:
+        raise ValueError(f"the training yaws {yaws} leave no gap for novel views")
+    cameras = []
+    for _ in range(count):
+        lo, hi = gaps[int(rng.integers(len(gaps)))]
+        yaw = rng.uniform(lo + NOVEL_YAW_MARGIN, hi - NOVEL_YAW_MARGIN)
+        elevation = base.elevation + rng.uniform(-NOVEL_ELEVATION_RANGE, NOVEL_ELEVATION_RANGE)
+        cameras.append(OrbitCamera(float(yaw), float(elevation), base.distance, base.fov))
+    return cameras

@@ -203,7 +203,10 @@ def results_markdown(results: dict, details: dict | None = None, category: str |
     detail = (details or {}).get("systems", {})
     counts = sorted({detail[n]["shapes"] for n in ordered_systems(results.get("systems", {}))
                      if isinstance(detail.get(n), dict) and detail[n].get("shapes") is not None})
-    subject = f"the {category} test split" if category else "the test split"
+    splits = sorted({detail[n]["run"].get("split", "test") for n in ordered_systems(results.get("systems", {}))
+                     if isinstance(detail.get(n), dict) and isinstance(detail[n].get("run"), dict)}) or ["test"]
+    split = "/".join(splits)
+    subject = f"the {category} {split} split" if category else f"the {split} split"
     shapes = f", {'/'.join(str(c) for c in counts)} shapes" if counts else ""
     parts = [
         f"Single-view reconstruction on {subject}{shapes} (paper Table 3). Chamfer distance x10^3 (mean squared "

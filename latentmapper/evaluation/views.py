@@ -2,8 +2,8 @@
 
 * fixed view: yaw 0 (what the IM-NET and AtlasNet baselines are trained on, as in the paper);
 * the 9 training views: the dataset's own renders, yaw 0, 30, ..., 240 at the training elevation;
-* unseen views: yaws strictly between two training yaws (at least ``UNSEEN_YAW_MARGIN``
-  degrees from both) and elevations up to +-10 degrees from the training one, rendered from
+* unseen views: yaws strictly between two training yaws (at least 5
+  degrees from both; ``latentmapper.data.cameras.novel_cameras``) and elevations up to +-10 degrees from the training one, rendered from
   the shape's mesh by ``latentmapper.data.render.render_mesh`` with the dataset's camera
   distance, field of view, image size and supersampling, i.e. exactly as the dataset renders.
 
@@ -19,13 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import PIL.Image
 
-from ..data.cameras import TRAINING_YAWS, OrbitCamera
+from ..data.cameras import OrbitCamera, novel_cameras
 from ..data.render import render_mesh
 from .shapes import EvalShape, RenderSettings
 
 FIXED_YAW = 0.0
-UNSEEN_YAW_MARGIN = 5.0
-UNSEEN_ELEVATION_RANGE = 10.0
 VIEW_SETS = ("fixed_view", "nine_views", "unseen_views")
 
 
@@ -61,23 +59,10 @@ def training_views(shape: EvalShape) -> list[View]:
 
 def unseen_cameras(shape: EvalShape, count: int, seed: int) -> list[OrbitCamera]:
     """``count`` cameras between the training yaws, elevation within +-10 degrees of training."""
-    if count < 0:
-        raise ValueError(f"the number of unseen views must be >= 0, got {count}")
     if not shape.cameras:
         raise ValueError(f"shape {shape.shape_id} has no training cameras to derive unseen views from")
-    base = shape.cameras[0]
-    yaws = sorted(float(c.yaw) for c in shape.cameras) if len(shape.cameras) > 1 else list(TRAINING_YAWS)
-    gaps = [(a, b) for a, b in zip(yaws[:-1], yaws[1:]) if b - a > 2 * UNSEEN_YAW_MARGIN]
-    if not gaps:
-        raise ValueError(f"the training yaws {yaws} leave no gap for unseen views")
     rng = np.random.default_rng([int(seed), zlib.crc32(shape.shape_id.encode())])
-    cameras = []
-    for _ in range(count):
-        lo, hi = gaps[int(rng.integers(len(gaps)))]
-        yaw = rng.uniform(lo + UNSEEN_YAW_MARGIN, hi - UNSEEN_YAW_MARGIN)
-        elevation = base.elevation + rng.uniform(-UNSEEN_ELEVATION_RANGE, UNSEEN_ELEVATION_RANGE)
-        cameras.append(OrbitCamera(float(yaw), float(elevation), base.distance, base.fov))
-    return cameras
+    return novel_cameras(shape.cameras, count, rng)
 
 
 def render_view(shape: EvalShape, camera: OrbitCamera, settings: RenderSettings) -> PIL.Image.Image:
