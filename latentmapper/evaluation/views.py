@@ -2,8 +2,8 @@
 
 * fixed view: yaw 0 (what the IM-NET and AtlasNet baselines are trained on, as in the paper);
 * the 9 training views: the dataset's own renders, yaw 0, 30, ..., 240 at the training elevation;
-* unseen views: yaws strictly between two training yaws (at least 5
-  degrees from both; ``latentmapper.data.cameras.novel_cameras``) and elevations up to +-10 degrees from the training one, rendered from
+* unseen views: yaws strictly between two training yaws (at least 5 degrees from both) and
+  elevations up to +-10 degrees from the training one (``latentmapper.data.cameras.novel_cameras``), rendered from
   the shape's mesh by ``latentmapper.data.render.render_mesh`` with the dataset's camera
   distance, field of view, image size and supersampling, i.e. exactly as the dataset renders.
 
