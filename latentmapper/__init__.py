@@ -10,9 +10,9 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _LAZY = {
-    "LatentMapperPipeline": "latentmapper.pipeline",
-    "LatentMapperPipelineOutput": "latentmapper.pipeline",
-    "GOEmbedPipeline": "latentmapper.goembed_pipeline",
+    "LatentMapperPipeline": "latentmapper.pipelines",
+    "LatentMapperPipelineOutput": "latentmapper.pipelines",
+    "GOEmbedPipeline": "latentmapper.pipelines",
 }
 
 __all__ = ["GOEmbedPipeline", "LatentMapperPipeline", "LatentMapperPipelineOutput", "__version__"]

@@ -70,8 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from .geometry import EmptySurfaceError
     from .image_io import InvalidImageError
     from .mesh_io import save_mesh
-    from .pipeline import LatentMapperPipeline, check_resolution
-    from .pipeline_files import PipelineLoadError
+    from .pipelines import LatentMapperPipeline, PipelineLoadError, check_resolution
 
     import diffusers
     import transformers

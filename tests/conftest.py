@@ -64,7 +64,7 @@ def build_tiny_pipeline(category: str = "car"):
     from transformers.models.vit import ViTImageProcessorPil
 
     from latentmapper.models import DescriptorAutoencoder, DITDecoder, KeyCodebook, LatentMapper
-    from latentmapper.pipeline import LatentMapperPipeline
+    from latentmapper import LatentMapperPipeline
 
     torch.manual_seed(0)
     image, patch, width, layers = 32, 8, 32, 2
@@ -105,6 +105,6 @@ def tiny_pipeline_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_pipeline(tiny_pipeline_dir):
     """The tiny pipeline loaded from disk; shared, so tests must not modify it."""
-    from latentmapper.pipeline import LatentMapperPipeline
+    from latentmapper import LatentMapperPipeline
 
     return LatentMapperPipeline.from_pretrained(tiny_pipeline_dir)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from conftest import build_tiny_pipeline
-from latentmapper.pipeline import LatentMapperPipeline
+from latentmapper import LatentMapperPipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
 

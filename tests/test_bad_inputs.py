@@ -22,8 +22,8 @@ from PIL import Image
 
 from conftest import png_header_only, rgba_png, sixteen_bit_grey_png
 from latentmapper.image_io import MAX_SIDE, InvalidImageError, load_image
-from latentmapper.pipeline import LatentMapperPipeline
-from latentmapper.pipeline_files import PipelineLoadError
+from latentmapper import LatentMapperPipeline
+from latentmapper.pipelines import PipelineLoadError
 from space.components import input_image
 from space.reconstruct import Reconstructor, read_image
 

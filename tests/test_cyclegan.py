@@ -71,7 +71,7 @@ def test_image_pool_mixes_old_and_new_fakes():
 
 def test_translator_round_trips_through_save_load_and_a_pipeline(tmp_path):
     from conftest import build_tiny_pipeline
-    from latentmapper.pipeline import LatentMapperPipeline
+    from latentmapper import LatentMapperPipeline
 
     torch.manual_seed(0)
     generator = ResnetGenerator(**TINY)

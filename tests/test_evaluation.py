@@ -518,7 +518,7 @@ def test_committed_results_still_load_and_regenerate_their_tables(category, tmp_
 def test_model_cards_get_the_dit_fit_when_the_results_have_it(tmp_path):
     import evaluate
 
-    from latentmapper.model_card import NO_DIT_FIT, render_model_card
+    from latentmapper.pipelines.model_card import NO_DIT_FIT, render_model_card
 
     pipe = build_tiny_pipeline()
     bare = render_model_card(pipe).content  # no results: the card says so, and still renders

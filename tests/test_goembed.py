@@ -13,9 +13,9 @@ from PIL import Image
 from latentmapper.data.cameras import OrbitCamera
 from latentmapper.data.render import render_mesh
 from latentmapper.geometry.volume_rendering import camera_tensors
-from latentmapper.goembed_pipeline import GOEmbedPipeline
+from latentmapper import GOEmbedPipeline
 from latentmapper.models.goembed import GOEmbedEncoder
-from latentmapper.pipeline_files import PipelineLoadError
+from latentmapper.pipelines import PipelineLoadError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))  # the scripts import their helpers flat
 

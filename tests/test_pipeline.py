@@ -18,8 +18,8 @@ from PIL import Image
 from conftest import build_tiny_pipeline
 from latentmapper.geometry import EmptySurfaceError
 from latentmapper.image_io import InvalidImageError
-from latentmapper.pipeline import LatentMapperPipeline, LatentMapperPipelineOutput
-from latentmapper.pipeline_files import HUB_ALLOW_PATTERNS, HUB_IGNORE_PATTERNS, PipelineLoadError
+from latentmapper import LatentMapperPipeline, LatentMapperPipelineOutput
+from latentmapper.pipelines.pipeline_files import HUB_ALLOW_PATTERNS, HUB_IGNORE_PATTERNS, PipelineLoadError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
 
@@ -238,7 +238,7 @@ def test_bad_arguments(tiny_pipeline):
 @pytest.mark.parametrize("resolution", [513, 1024])
 def test_resolution_has_a_documented_maximum(tiny_pipeline, resolution):
     """Issue 19, defect 4: resolution=1024 took 8.8 GB; the maximum is 512 (about 1.2 GB)."""
-    from latentmapper.pipeline import MAX_RESOLUTION
+    from latentmapper.pipelines import MAX_RESOLUTION
 
     assert MAX_RESOLUTION == 512
     with pytest.raises(ValueError, match=r"resolution must be an integer in \[16, 512\].*1.2 GB"):

@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
 _t0 = time.perf_counter()
 import torch  # noqa: E402
 
-from latentmapper.pipeline import LatentMapperPipeline  # noqa: E402
+from latentmapper import LatentMapperPipeline  # noqa: E402
 
 IMPORT_SECONDS = time.perf_counter() - _t0
 

@@ -151,7 +151,7 @@ def build_systems(args: argparse.Namespace) -> tuple[list, dict]:
 
     from latentmapper.features import ClipEmbedder
     from latentmapper.models.baselines import AtlasNet, ImNetBaseline
-    from latentmapper.pipeline import LatentMapperPipeline
+    from latentmapper import LatentMapperPipeline
 
     device, wanted = torch.device(args.device), set(args.systems)
     settings = {"common": {"resolution": args.resolution, "split": args.split, "device": args.device,

@@ -40,7 +40,7 @@ from latentmapper.evaluation.scores import mean_or_none, median_or_none, score_m
 from latentmapper.evaluation.shapes import SplitShapes  # noqa: E402
 from latentmapper.evaluation.views import render_view, unseen_cameras  # noqa: E402
 from latentmapper.geometry import EmptySurfaceError  # noqa: E402
-from latentmapper.goembed_pipeline import GOEmbedPipeline  # noqa: E402
+from latentmapper import GOEmbedPipeline  # noqa: E402
 
 VIEW_SETS = ("fixed_view", "nine_views", "unseen_views")
 SINGLE = {"fixed_view": [(0.0,)], "nine_views": [(float(y),) for y in range(0, 241, 30)]}

@@ -49,7 +49,7 @@ from latentmapper.geometry import EmptySurfaceError, chamfer_x1e3  # noqa: E402
 from latentmapper.models.cyclegan import ResnetGenerator  # noqa: E402
 from latentmapper.photo import SHIPPED_MATTING, default_background_remover, load_background_remover, prepare_photo  # noqa: E402
 from latentmapper.photo.photo_like import PhotoLikeConfig, synthesize_photo_like  # noqa: E402
-from latentmapper.pipeline import LatentMapperPipeline  # noqa: E402
+from latentmapper import LatentMapperPipeline  # noqa: E402
 
 CONDITIONS = ("clean", "off", "on", "matted", "true_matte", "clean_reframed")
 TARGET_RATIO = 1.3

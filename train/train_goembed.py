@@ -36,7 +36,7 @@ from stage_utils import (add_common_arguments, checkpoint_for, load_checkpoint, 
                          make_accelerator, save_checkpoint, save_component, write_json)
 
 from latentmapper.atomic import atomic_path  # noqa: E402
-from latentmapper.goembed_pipeline import GOEmbedPipeline  # noqa: E402
+from latentmapper import GOEmbedPipeline  # noqa: E402
 from latentmapper.models.goembed import GOEmbedEncoder, resize_views  # noqa: E402
 
 VALIDATION_VIEWS = {"1_view": (0,), "3_views": (0, 3, 6)}  # view indices: yaw 0; yaw 0, 90, 180

@@ -1,6 +1,6 @@
 """Geometry: SDF grids (coarse-to-fine), marching cubes, sphere tracing and shape metrics."""
 
-from .decode import latent_to_grid, latent_to_mesh
+from .decode import grid_to_mesh, latent_to_grid, latent_to_mesh
 from .grid import SDFGrid, evaluate_sdf_grid, grid_points
 from .marching_cubes import EmptySurfaceError, marching_cubes
 from .metrics import (
@@ -19,6 +19,7 @@ __all__ = [
     "grid_points",
     "EmptySurfaceError",
     "marching_cubes",
+    "grid_to_mesh",
     "latent_to_grid",
     "latent_to_mesh",
     "chamfer_distance",

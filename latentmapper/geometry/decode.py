@@ -79,7 +79,12 @@ def latent_to_mesh(
     Raises ``EmptySurfaceError`` (a ``ValueError``) when the latent decodes to no surface
     inside the bounds, e.g. a code far outside the training distribution.
     """
-    grid = latent_to_grid(decoder, latent, resolution, **grid_kwargs)
+    return grid_to_mesh(latent_to_grid(decoder, latent, resolution, **grid_kwargs))
+
+
+def grid_to_mesh(grid: SDFGrid) -> trimesh.Trimesh:
+    """Marching cubes of a latent's SDF grid (the second half of ``latent_to_mesh``, for callers that time
+    the halves apart); no surface raises ``EmptySurfaceError`` saying the latent has none."""
     try:
         return marching_cubes(grid)
     except EmptySurfaceError as err:

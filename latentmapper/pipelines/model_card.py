@@ -1,7 +1,8 @@
-"""Model card (README.md) of a saved pipeline, from the template in ``hub_cards/``.
+"""Model cards (README.md) of saved pipelines, from the templates in ``hub_cards/``.
 
-Written by ``LatentMapperPipeline.save_pretrained`` (and so by ``push_to_hub``), filled
-with what the pipeline itself knows: its category and the sizes of its components. The
+Written by the pipelines' ``save_pretrained`` (and so by ``push_to_hub``), filled with what
+the pipeline itself knows: its category and the sizes of its components. For the
+LatentMapper card, the
 evaluation table, the training data and the results JSON (``hub_cards/results/<category>.json``,
 whose ``dit_fit`` says how well the DIT reconstructs its training shapes from their codes and
 test shapes by fitting, against the constant answer) are passed in by whoever knows them
@@ -18,7 +19,8 @@ from huggingface_hub import ModelCard, ModelCardData
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "hub_cards" / "model_card.md"
+TEMPLATE = "model_card.md"
+GOEMBED_TEMPLATE = "goembed_model_card.md"
 NO_EVALUATION = (
     "Not recorded for this copy. `python train/evaluate.py --category CATEGORY --model-card README.md` "
     "measures Chamfer (x10^3) and EMD (x10^2) on the test split for this pipeline and the baselines "
@@ -35,6 +37,21 @@ DEFAULT_TRAINING_DATA = (
     "(watertight meshes normalised to the unit sphere, DeepSDF-style SDF samples, 9 renders per shape at "
     "yaw 0, 30, ..., 240 degrees, elevation 20, white background). No ShapeNet mesh is included."
 )
+
+
+def template_path(name: str) -> Path:
+    """Where the card template ``name`` is: the one place that knows where templates live."""
+    return Path(__file__).resolve().parents[2] / "hub_cards" / name
+
+
+def card_from_template(name: str, data: ModelCardData, title: str, **fields: Any) -> ModelCard:
+    """The template ``name`` filled with ``fields``; without the template file (a wheel install)
+    huggingface_hub's default card titled ``title``."""
+    path = template_path(name)
+    if not path.is_file():
+        logger.warning("no model card template at %s; using huggingface_hub's default card", path)
+        return ModelCard.from_template(data, model_id=title)
+    return ModelCard.from_template(data, template_path=str(path), **fields)
 
 
 def _get(config: Any, key: str, default: Any = "?") -> Any:
@@ -80,7 +97,7 @@ def components_table(pipe) -> str:
 
 def dit_fit_section(results: dict | None) -> str:
     """The card's DIT fit text from a results JSON; the not-recorded note when it has no ``dit_fit``."""
-    from .evaluation.tables import dit_fit_markdown
+    from ..evaluation.tables import dit_fit_markdown
 
     text = dit_fit_markdown(results or {})
     return text.strip() if text else NO_DIT_FIT
@@ -90,7 +107,7 @@ def render_model_card(
     pipe, *, repo_id: str | None = None, evaluation: str | None = None, training_data: str | None = None,
     results: dict | None = None,
 ) -> ModelCard:
-    """The card of ``pipe``; without the template file (a wheel install) huggingface_hub's default one.
+    """The card of a ``LatentMapperPipeline`` (see :func:`card_from_template` when the template is missing).
 
     ``results``: the category's results JSON; its ``dit_fit``, if any, fills the DIT fit section.
     """
@@ -110,17 +127,23 @@ def render_model_card(
         dit_fit=dit_fit_section(results),
         training_data=training_data or DEFAULT_TRAINING_DATA.format(category=category),
     )
-    if not TEMPLATE.is_file():
-        logger.warning("no model card template at %s; using huggingface_hub's default card", TEMPLATE)
-        return ModelCard.from_template(data, model_id=f"LatentMapper {category} pipeline")
-    return ModelCard.from_template(data, template_path=str(TEMPLATE), **kwargs)
+    return card_from_template(TEMPLATE, data, f"LatentMapper {category} pipeline", **kwargs)
 
 
-def write_model_card(folder: str | Path, pipe, **kwargs) -> Path:
-    """Render the card and save it as ``folder/README.md``."""
-    path = Path(folder) / "README.md"
-    render_model_card(pipe, **kwargs).save(str(path))
-    return path
+def render_goembed_card(pipe, *, repo_id: str | None = None) -> ModelCard:
+    """The card of a ``GOEmbedPipeline``: what its encoder reads, its size, and how to call it."""
+    category, encoder = str(getattr(pipe.config, "category", None) or "object"), pipe.goembed.config
+    data = ModelCardData(license="apache-2.0", library_name="latentmapper", pipeline_tag="image-to-3d",
+                         tags=["image-to-3d", "3d", "sdf", "goembed", category])
+    return card_from_template(
+        GOEMBED_TEMPLATE, data, f"GOEmbed {category} pipeline", category=category,
+        repo_id=repo_id or f"USER/goembed-{category}", representation=encoder.representation,
+        grid_resolution=encoder.resolution, feature_dim=encoder.feature_dim,
+        parameters=f"{sum(p.numel() for p in pipe.goembed.parameters()):,}",
+    )
 
 
-__all__ = ["components_table", "describe_component", "dit_fit_section", "render_model_card", "write_model_card"]
+__all__ = [
+    "card_from_template", "components_table", "describe_component", "dit_fit_section", "render_goembed_card",
+    "render_model_card", "template_path",
+]
