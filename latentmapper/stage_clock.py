@@ -35,4 +35,14 @@ class StageClock:
         return sum(self.seconds.values())
 
 
-__all__ = ["StageClock"]
+def rename_stages(seconds: dict[str, float], names: dict[str, str]) -> dict[str, float]:
+    """``seconds`` under the stage names a report uses (stages mapped to one name are summed; unmapped
+    stages keep theirs), in the order the stages ran."""
+    renamed: dict[str, float] = {}
+    for stage, value in seconds.items():
+        name = names.get(stage, stage)
+        renamed[name] = renamed.get(name, 0.0) + value
+    return renamed
+
+
+__all__ = ["StageClock", "rename_stages"]

@@ -17,7 +17,7 @@ import torch
 from .display import viewer_glb
 from .examples import Example, examples_for
 from .outputs import request_folder
-from .reconstruct import Reconstructor, StageClock, read_image
+from .reconstruct import Reconstructor, read_image
 
 LIVE_RESOLUTION = 64
 
@@ -72,7 +72,7 @@ class LatentInterpolator:
         started = time.perf_counter()
         pipe = self.reconstructor.pipeline(category)
         latent = pipe.interpolate(self.latent(category, first), self.latent(category, second), t)
-        mesh = self.reconstructor.mesh(category, latent, self.resolution, StageClock())
+        mesh = self.reconstructor.mesh(category, latent, self.resolution)
         path = request_folder(self.reconstructor.output_root) / f"blend-{t:.2f}.glb"
         path.write_bytes(viewer_glb(mesh, category))
         seconds = time.perf_counter() - started

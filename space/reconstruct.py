@@ -1,7 +1,7 @@
 """The reconstruction callback: one image -> the mesh in the viewer, a download, per-stage timings.
 
-The stages are split as ``train/benchmark_pipeline.py`` splits them (features, mapper, SDF
-grid, marching cubes, export), so the times the Space shows are the benchmark's figures.
+The pipeline runs the stages and times them (its output's ``timings``); the Space shows those
+figures, as ``train/benchmark_pipeline.py`` does, plus the time its own exports took.
 Every failure a user can cause becomes a ``gr.Error`` with a plain message; the app keeps
 serving.
 
@@ -15,7 +15,6 @@ thread count, which is 1 while any request is inside a single-threaded section.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +22,10 @@ import gradio as gr
 import PIL.Image
 import torch
 
-from latentmapper.geometry import EmptySurfaceError, latent_to_grid, marching_cubes, render_latent
+from latentmapper.geometry import EmptySurfaceError
 from latentmapper.image_io import InvalidImageError, load_image
 from latentmapper.mesh_io import MESH_FORMATS, export_mesh
+from latentmapper.stage_clock import StageClock, rename_stages
 
 from .display import viewer_glb
 from .memory import INPUT_LOCK, release_memory
@@ -37,25 +37,14 @@ MIN_RESOLUTION, MAX_RESOLUTION, DEFAULT_RESOLUTION = 64, 256, 128
 PREVIEW_SIZE = 128
 
 
-class StageClock:
-    """Wall-clock seconds of consecutive stages."""
+# The pipeline's stages under the names the Space shows; checking the image counts as features here.
+SHOWN_STAGES = {"prepare": "features", "features": "features", "mapper": "mapper", "sdf_grid": "SDF grid",
+                "marching_cubes": "marching cubes"}
 
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._start = time.perf_counter()
 
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.seconds[stage] = now - self._start
-        self._start = now
-
-    @property
-    def total(self) -> float:
-        return sum(self.seconds.values())
-
-    def markdown(self) -> str:
-        cells = " | ".join(f"{stage} **{seconds:.2f} s**" for stage, seconds in self.seconds.items())
-        return f"{cells} | total **{self.total:.2f} s**"
+def timings_markdown(seconds: dict[str, float]) -> str:
+    cells = " | ".join(f"{stage} **{value:.2f} s**" for stage, value in seconds.items())
+    return f"{cells} | total **{sum(seconds.values()):.2f} s**"
 
 
 @dataclass
@@ -128,30 +117,23 @@ class Reconstructor:
             raise gr.Error(f"Unknown category {category!r}; this Space serves {', '.join(self.pipelines)}.")
         return self.pipelines[category]
 
-    def encode(self, category: str, image: PIL.Image.Image, clock: StageClock | None = None) -> torch.Tensor:
-        """Image -> (latent_size,) latent; laps "features" and "mapper" on ``clock``."""
-        pipe = self.pipeline(category)
-        clock = clock or StageClock()
+    def run(self, category: str, image: PIL.Image.Image, **kwargs):
+        """The category's pipeline on one image, on the Space's workers; every user mistake a ``gr.Error``."""
         try:
-            clip, bag = pipe.encode_features(pipe.prepare_images(image))
-        except (InvalidImageError, FileNotFoundError) as err:
-            raise user_error(err) from None
-        clock.lap("features")
-        latent = pipe.map_features(clip, bag)[0]
-        clock.lap("mapper")
-        return latent
+            return self.pipeline(category)(image, workers=self.workers, **kwargs)
+        except (InvalidImageError, FileNotFoundError, EmptySurfaceError) as err:
+            raise user_error(err, category) from None
 
-    def mesh(self, category: str, latent: torch.Tensor, resolution: int, clock: StageClock | None = None):
-        """Latent -> trimesh; laps "SDF grid" and "marching cubes"; no surface is a plain ``gr.Error``."""
-        clock = clock or StageClock()
-        grid = latent_to_grid(self.pipeline(category).dit, latent, resolution, workers=self.workers)
-        clock.lap("SDF grid")
+    def encode(self, category: str, image: PIL.Image.Image) -> torch.Tensor:
+        """Image -> (latent_size,) latent."""
+        return self.run(category, image, output_type="latent").latents[0]
+
+    def mesh(self, category: str, latent: torch.Tensor, resolution: int):
+        """Latent -> trimesh; no surface is a plain ``gr.Error``."""
         try:
-            mesh = marching_cubes(grid)
+            return self.pipeline(category).decode_latent(latent, resolution, workers=self.workers)
         except EmptySurfaceError as err:
             raise user_error(err, category) from None
-        clock.lap("marching cubes")
-        return mesh
 
     def reconstruct(self, image, category: str, resolution=DEFAULT_RESOLUTION, download_format: str = "glb",
                     photo_mode: bool = False, progress=None, folder: Path | None = None) -> Reconstruction:
@@ -168,21 +150,20 @@ class Reconstructor:
             rgb = read_image(image)
             if photo_mode:
                 rgb = apply_photo_mode(pipe, rgb)
-        clock = StageClock()
-        progress(0.1, desc="image features and mapper")
-        latent = self.encode(category, rgb, clock)
-        progress(0.3, desc=f"SDF grid at {resolution}^3")
-        mesh = self.mesh(category, latent, resolution, clock)
+        progress(0.1, desc=f"image features, mapper and SDF grid at {resolution}^3")
+        out = self.run(category, rgb, resolution=resolution, output_type="trimesh")
+        latent, mesh, seconds = out.latents[0], out.meshes[0], rename_stages(out.timings, SHOWN_STAGES)
         progress(0.9, desc="export")
+        clock = StageClock()
         folder = Path(folder) if folder is not None else request_folder(self.output_root)
         folder.mkdir(parents=True, exist_ok=True)
         viewer_path = folder / f"{category}-view.glb"
         viewer_path.write_bytes(viewer_glb(mesh, category))
         download_path = folder / f"latentmapper-{category}-{resolution}.{download_format}"
         download_path.write_bytes(export_mesh(mesh, download_format))
-        clock.lap("export")
+        seconds["export"] = clock.lap("export")
         return Reconstruction(category, viewer_path, download_path, latent.detach().cpu().tolist(),
-                              dict(clock.seconds), clock.markdown())
+                              seconds, timings_markdown(seconds))
 
     def __call__(self, image, category: str, resolution=DEFAULT_RESOLUTION, download_format: str = "glb",
                  photo_mode: bool = False, progress=gr.Progress()):
@@ -201,8 +182,7 @@ class Reconstructor:
         if not show:
             return None, state.get("timings", "")
         pipe = self.pipeline(state["category"])
-        started = time.perf_counter()
-        latent = torch.tensor(state["latent"], dtype=torch.float32)
-        image = render_latent(pipe.dit, latent, size=PREVIEW_SIZE, workers=self.workers)
-        seconds = time.perf_counter() - started
+        clock = StageClock()
+        image = pipe.render_preview(torch.tensor(state["latent"], dtype=torch.float32), PREVIEW_SIZE, self.workers)
+        seconds = clock.lap("preview")
         return image, f"{state.get('timings', '')} · then preview **{seconds:.2f} s**"

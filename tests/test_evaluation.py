@@ -183,6 +183,23 @@ def test_every_system_end_to_end_merges_results_and_resumes(tiny_dataset, tiny_m
         evaluate.main(args)
 
 
+def test_latentmapper_system_counts_the_pipeline_stages_also_without_a_surface(tiny_dataset):
+    from latentmapper.evaluation import LatentMapperSystem
+
+    shape = SplitShapes(tiny_dataset, "test")[0]
+    pipe = octahedron_pipeline()
+    system = LatentMapperSystem(pipe, resolution=24)
+    found = system.predict(shape.images[0], shape)
+    assert found.mesh is not None and found.mesh.is_watertight
+    assert set(found.info) == {"features_s", "mapping_s", "meshing_s"}
+    assert found.seconds == pytest.approx(sum(found.info.values())) and found.info["meshing_s"] > 0
+    with torch.no_grad():
+        pipe.dit.template.out.bias.fill_(5.0)  # outside everywhere: no surface
+    empty = system.predict(shape.images[0], shape)
+    assert empty.mesh is None and empty.info["meshing_s"] > 0
+    assert empty.seconds == pytest.approx(sum(empty.info.values()))
+
+
 def test_missing_baseline_gets_a_clear_error(tiny_dataset, tiny_models, tmp_path):
     import evaluate
 

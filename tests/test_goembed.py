@@ -150,18 +150,27 @@ def test_pipeline_round_trip_and_outputs(tmp_path, two_shapes):
     pipe.save_pretrained(tmp_path / "pipe")
     index = json.loads((tmp_path / "pipe" / "model_index.json").read_text())
     assert index["goembed"] == ["latentmapper.models.goembed", "GOEmbedEncoder"]
-    assert (tmp_path / "pipe" / "README.md").read_text().startswith("---")
+    card = (tmp_path / "pipe" / "README.md").read_text()
+    assert card.startswith("---") and "# GOEmbed car pipeline" in card and "goembed" in card.split("---")[1]
+    assert f"zero {pipe.goembed.config.representation} representation" in card
+    assert "from latentmapper import GOEmbedPipeline" in card and "{{" not in card
     loaded = GOEmbedPipeline.from_pretrained(tmp_path / "pipe")
     torch.testing.assert_close(loaded(images, cameras=list(YAWS), output_type="latent").latents, three)
 
-    out = loaded(images, cameras=list(YAWS), resolution=32)
+    out = loaded(images, cameras=list(YAWS), resolution=32, workers=2)
     assert isinstance(out.meshes[0], trimesh.Trimesh) and out.meshes[0].is_watertight
+    assert list(out.timings) == ["prepare", "goembed", "sdf_grid", "marching_cubes"]
+    assert all(seconds >= 0 for seconds in out.timings.values())
+    single = loaded(images, cameras=list(YAWS), resolution=32, workers=1).meshes[0]
+    assert np.array_equal(single.vertices, out.meshes[0].vertices) and np.array_equal(single.faces, out.meshes[0].faces)
     assert loaded(images[0], cameras=0.0, resolution=32, output_type="glb").meshes[0][:4] == b"glTF"
 
     with pytest.raises(ValueError, match="2 images but 3 cameras"):
         loaded(images[:2], cameras=list(YAWS))
     with pytest.raises(ValueError, match="output_type"):
         loaded(images, cameras=list(YAWS), output_type="mesh")
+    with pytest.raises(ValueError, match=r"resolution must be an integer in \[16, 512\]"):  # the same limit
+        loaded(images, cameras=list(YAWS), resolution=1024)
     next((tmp_path / "pipe" / "goembed").glob("*.safetensors")).write_bytes(b"garbage")
     with pytest.raises(PipelineLoadError, match="goembed"):
         GOEmbedPipeline.from_pretrained(tmp_path / "pipe")

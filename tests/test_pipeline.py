@@ -181,6 +181,70 @@ def test_empty_surface_error_names_the_image():
         pipe(_image(8), resolution=24)
 
 
+def test_empty_surface_error_carries_the_timings_so_far():
+    pipe = build_tiny_pipeline()
+    with torch.no_grad():
+        pipe.dit.template.out.bias.fill_(5.0)  # outside everywhere
+    with pytest.raises(EmptySurfaceError) as caught:
+        pipe(_image(8), resolution=24)
+    assert list(caught.value.timings) == ["prepare", "features", "mapper", "sdf_grid", "marching_cubes"]
+
+
+# ---- workers and timings ---------------------------------------------------------------------
+def test_the_worker_count_reaches_the_grid_and_changes_no_mesh(tiny_pipeline, monkeypatch):
+    import latentmapper.pipelines.base as base
+
+    asked = []
+
+    def latent_to_grid(*args, **kwargs):
+        asked.append(kwargs["workers"])
+        return real(*args, **kwargs)
+
+    real = base.latent_to_grid
+    monkeypatch.setattr(base, "latent_to_grid", latent_to_grid)
+    latent = torch.randn(tiny_pipeline.latent_size, generator=torch.Generator().manual_seed(0))
+    one = tiny_pipeline(_image(3), resolution=64, workers=1).meshes[0]
+    two = tiny_pipeline(_image(3), resolution=64, workers=2).meshes[0]
+    assert np.array_equal(one.vertices, two.vertices) and np.array_equal(one.faces, two.faces)
+    assert len(one.faces) > 0
+    single = tiny_pipeline.decode_latent(latent, 64, workers=1)
+    double = tiny_pipeline.decode_latent(latent, 64, workers=2)
+    assert np.array_equal(single.vertices, double.vertices) and np.array_equal(single.faces, double.faces)
+    assert asked == [1, 2, 1, 2]
+
+
+@pytest.mark.parametrize("output_type, meshing", [
+    ("latent", []), ("trimesh", ["sdf_grid", "marching_cubes"]),
+    ("glb", ["sdf_grid", "marching_cubes", "export"]), ("preview", ["preview"]),
+])
+def test_timings_name_the_stages_the_call_ran(tiny_pipeline, output_type, meshing):
+    import time
+
+    started = time.perf_counter()
+    out = tiny_pipeline([_image(1), _image(2)], resolution=32, output_type=output_type, preview_size=16)
+    elapsed = time.perf_counter() - started
+    assert list(out.timings) == ["prepare", "features", "mapper"] + meshing
+    assert list(out.cpu_timings) == list(out.timings)
+    assert all(seconds >= 0 for seconds in [*out.timings.values(), *out.cpu_timings.values()])
+    assert 0 < sum(out.timings.values()) <= elapsed  # the stages are this call's, laid end to end
+
+
+def test_timings_of_two_images_add_up_per_stage(tiny_pipeline, monkeypatch):
+    import latentmapper.pipelines.base as base
+
+    real = base.grid_to_mesh
+
+    def slow_grid_to_mesh(grid):  # 0.05 s of marching cubes per image
+        import time
+
+        time.sleep(0.05)
+        return real(grid)
+
+    monkeypatch.setattr(base, "grid_to_mesh", slow_grid_to_mesh)
+    assert tiny_pipeline(_image(1), resolution=24).timings["marching_cubes"] >= 0.05
+    assert tiny_pipeline([_image(1), _image(2)], resolution=24).timings["marching_cubes"] >= 0.1
+
+
 class _Identity(ModelMixin, ConfigMixin):
     """A stand-in for the CycleGAN translator: a 1x1 convolution set to the identity."""
 

@@ -54,6 +54,25 @@ def test_reconstruct_gives_a_viewer_glb_a_download_and_every_stage_time(reconstr
     assert "preview" in with_preview and reconstructor.preview(state, False)[0] is None
 
 
+def test_the_space_shows_the_pipeline_timings_and_runs_on_its_workers(reconstructor, car_example, monkeypatch):
+    pipe, calls = reconstructor.pipeline("car"), []
+    real_call = type(pipe).__call__
+
+    def spy(self, *args, **kwargs):
+        out = real_call(self, *args, **kwargs)
+        calls.append((kwargs.get("workers"), dict(out.timings)))
+        return out
+
+    monkeypatch.setattr(type(pipe), "__call__", spy)
+    result = reconstructor.reconstruct(car_example, "car", 64, "glb")
+    (workers, timings), = calls  # one pipeline call does the whole reconstruction
+    assert workers == reconstructor.workers == 2
+    assert list(result.seconds) == list(STAGES)
+    assert result.seconds["features"] == pytest.approx(timings["prepare"] + timings["features"])
+    assert result.seconds["SDF grid"] == timings["sdf_grid"] and result.seconds["mapper"] == timings["mapper"]
+    assert f"SDF grid **{timings['sdf_grid']:.2f} s**" in result.timings
+
+
 def test_viewer_copy_faces_gltf_front_with_a_colour_and_downloads_stay_canonical():
     box = trimesh.creation.box((0.2, 0.2, 0.2))
     box.apply_translation((0.3, 0.0, -0.5))  # the canonical front is -z

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import torch
@@ -50,14 +49,13 @@ TARGET_RATIO = 0.8
 
 
 def predict(pipe: GOEmbedPipeline, images, cameras, resolution: int) -> tuple[object, float]:
-    """(mesh or None, seconds from views to mesh)."""
-    start = time.perf_counter()
-    latent = pipe.encode_views(images, cameras)[0]
+    """(mesh or None, seconds from views to mesh, as the pipeline timed its stages)."""
     try:
-        mesh = pipe.decode_latent(latent, resolution)
-    except EmptySurfaceError:
-        mesh = None
-    return mesh, time.perf_counter() - start
+        out = pipe(images, cameras, resolution=resolution)
+        mesh, timings = out.meshes[0], out.timings
+    except EmptySurfaceError as err:
+        mesh, timings = None, err.timings
+    return mesh, sum(timings.values())
 
 
 def evaluate_shape(pipe, shape, settings, *, unseen_sets: int, seed: int, resolution: int, emd_points: int) -> dict:

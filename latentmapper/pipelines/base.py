@@ -201,19 +201,21 @@ class LatentMeshPipeline(DiffusionPipeline):
             raise ValueError(f"decode_latent takes one latent of shape ({self.latent_size},), got {tuple(latent.shape)}")
         grid = latent_to_grid(self.dit, latent, resolution, workers=workers)
         clock.lap("sdf_grid")
-        mesh = grid_to_mesh(grid)
-        clock.lap("marching_cubes")
-        return mesh
+        try:
+            return grid_to_mesh(grid)
+        finally:  # lapped when it finds no surface too, so that the error's timings count its time
+            clock.lap("marching_cubes")
 
     # ---- the shared half of a call ---------------------------------------------------------------
     @staticmethod
-    def _check_call(output_type: str, resolution: int, preview_size: int) -> None:
-        """Every argument error before any work is done."""
+    def _begin(output_type: str, resolution: int, preview_size: int) -> StageClock:
+        """Every argument error before any work is done; then the clock of the call's stages."""
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}, got {output_type!r}")
         check_resolution(resolution)
         if output_type == "preview":
             check_preview_size(preview_size)
+        return StageClock()
 
     def _finish(self, latents: torch.Tensor, output_type: str, resolution: int, preview_size: int,
                workers: int | None, clock: StageClock, return_dict: bool) -> MeshPipelineOutput | tuple:

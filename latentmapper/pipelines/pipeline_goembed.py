@@ -24,7 +24,6 @@ from ..geometry.volume_rendering import camera_tensors
 from ..image_io import ImageBatch, load_images
 from ..models.dit import DITDecoder
 from ..models.goembed import GOEmbedEncoder
-from ..stage_clock import StageClock
 from .base import LatentMeshPipeline, MeshPipelineOutput
 from .model_card import render_goembed_card
 
@@ -98,8 +97,7 @@ class GOEmbedPipeline(LatentMeshPipeline):
             output_type: ``"trimesh"``, ``"glb"``, ``"latent"`` or ``"preview"``.
             workers: threads for the decoder queries on a CPU (default: one per core PyTorch uses).
         """
-        self._check_call(output_type, resolution, preview_size)
-        clock = StageClock()
+        clock = self._begin(output_type, resolution, preview_size)
         views = self.prepare_views(images, cameras)
         clock.lap("prepare")
         latents = self._encode(views)

@@ -33,7 +33,6 @@ from transformers.image_processing_base import ImageProcessingMixin
 from ..features import ClipEmbedder, ViTKeyExtractor, load_clip_vision, load_vit, mapper_features
 from ..image_io import ImageBatch, load_images
 from ..models import DescriptorAutoencoder, DITDecoder, KeyCodebook, LatentMapper
-from ..stage_clock import StageClock
 from ..torch_threads import single_torch_thread
 from .base import LatentMeshPipeline, MeshPipelineOutput
 from .model_card import render_model_card
@@ -201,8 +200,7 @@ class LatentMapperPipeline(LatentMeshPipeline):
         ``EmptySurfaceError``.
         """
         del generator  # deterministic: nothing is sampled
-        self._check_call(output_type, resolution, preview_size)
-        clock = StageClock()
+        clock = self._begin(output_type, resolution, preview_size)
         images = self.prepare_images(image, real_to_synthetic)
         clock.lap("prepare")
         features = self.encode_features(images)
