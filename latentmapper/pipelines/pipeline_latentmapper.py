@@ -197,7 +197,7 @@ class LatentMapperPipeline(LatentMeshPipeline):
                 is the same for any count.
 
         The output's ``timings`` say how long each stage took. An image whose latent has no surface raises
-        ``EmptySurfaceError``.
+        ``EmptySurfaceError``, whose ``timings`` hold the stages run until then.
         """
         del generator  # deterministic: nothing is sampled
         clock = self._begin(output_type, resolution, preview_size)
