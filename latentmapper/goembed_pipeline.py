@@ -25,7 +25,7 @@ from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
 from .geometry import EmptySurfaceError, latent_to_mesh, render_latent
-from .geometry.volume_rendering import camera_tensors
+from .cameras import camera_tensors
 from .image_io import ImageBatch, load_images
 from .mesh_io import export_mesh
 from .models.dit import DITDecoder
