@@ -40,7 +40,8 @@ from .image_io import ImageBatch, load_images
 from .mesh_io import export_mesh
 from .model_card import write_model_card
 from .torch_threads import single_torch_thread
-from .models import DescriptorAutoencoder, DITDecoder, KeyCodebook, LatentMapper
+from .features.codebook import KeyCodebook
+from .models import DescriptorAutoencoder, DITDecoder, LatentMapper
 from .pipeline_files import PipelineLoadError, check_loaded_weights, check_pipeline_folder, download_pipeline, resolve_pipeline_folder
 
 OUTPUT_TYPES = ("trimesh", "glb", "latent", "preview")

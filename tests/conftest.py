@@ -63,7 +63,8 @@ def build_tiny_pipeline(category: str = "car"):
     from transformers.models.clip import CLIPImageProcessorPil
     from transformers.models.vit import ViTImageProcessorPil
 
-    from latentmapper.models import DescriptorAutoencoder, DITDecoder, KeyCodebook, LatentMapper
+    from latentmapper.features import KeyCodebook
+    from latentmapper.models import DescriptorAutoencoder, DITDecoder, LatentMapper
     from latentmapper.pipeline import LatentMapperPipeline
 
     torch.manual_seed(0)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from latentmapper.data import PROMPT_TEMPLATES
+from latentmapper.features.prompt_templates import PROMPT_TEMPLATES
 from latentmapper.data.cli import main
 from latentmapper.data.photo_filter import rejected_path, template_distances, threshold_distances
 

@@ -53,7 +53,7 @@ from latentmapper.cameras import OrbitCamera, novel_cameras  # noqa: E402
 from latentmapper.data.render import render_mesh  # noqa: E402
 from latentmapper.evaluation.shapes import RenderSettings  # noqa: E402
 from latentmapper.features import ClipEmbedder, ViTKeyExtractor  # noqa: E402
-from latentmapper.models.codebook import KeyCodebook, fit_codebook, subsample_descriptors  # noqa: E402
+from latentmapper.features.codebook import KeyCodebook, fit_codebook, subsample_descriptors  # noqa: E402
 
 SPLITS = ("train", "validation", "test")
 COLUMNS = ["shape_id", "images", "view_yaw"]

@@ -7,8 +7,7 @@ from .normalize import normalize_to_unit_sphere
 from .records import RecordConfig, ShapeRecord
 from .render import render_mesh
 from .sdf_sampling import sample_sdf, signed_distance
-from .templates import PROMPT_TEMPLATES, fill_templates
 
 __all__ = [
-    "normalize_to_unit_sphere", "RecordConfig", "ShapeRecord", "render_mesh", "sample_sdf", "signed_distance", "PROMPT_TEMPLATES", "fill_templates",
+    "normalize_to_unit_sphere", "RecordConfig", "ShapeRecord", "render_mesh", "sample_sdf", "signed_distance",
 ]

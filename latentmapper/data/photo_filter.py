@@ -28,7 +28,6 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
-from .templates import PROMPT_TEMPLATES, fill_templates
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +56,17 @@ class FilterResult:
 
 
 def template_distances(embedder: Embedder, images: list, category: str,
-                       templates: Sequence[str] = PROMPT_TEMPLATES, batch_size: int = 64) -> np.ndarray:
-    """(N,) mean cosine distance of each image to the category text in every template (Eq. 1)."""
+                       templates: Sequence[str] | None = None, batch_size: int = 64) -> np.ndarray:
+    """(N,) mean cosine distance of each image to the category text in every template (Eq. 1).
+
+    ``templates``: default the paper's 74 (``latentmapper.features.prompt_templates``, imported
+    here: the features package loads transformers, which the dataset commands do not need).
+    """
+    from ..features.prompt_templates import PROMPT_TEMPLATES, fill_templates
+
     if not images:
         raise ValueError("no images to filter")
+    templates = PROMPT_TEMPLATES if templates is None else templates
     texts = embedder.embed_texts(fill_templates(category, tuple(templates))).float()
     image_embeddings = embedder.embed_images(images, batch_size=batch_size).float().to(texts.device)
     return (1.0 - image_embeddings @ texts.T).mean(dim=1).cpu().numpy().astype(np.float64)
