@@ -1,6 +1,6 @@
 """Shape data: procedural families, normalisation, SDF samples, renders, datasets I/O.
 
-``python -m latentmapper.data build|push|pull|import-shapenet`` is the command line.
+``latentmapper data build|import-shapenet|push|pull|filter-photos`` is the command line (``latentmapper/cli/data.py``).
 """
 
 from .normalize import normalize_to_unit_sphere
