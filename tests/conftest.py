@@ -63,8 +63,9 @@ def build_tiny_pipeline(category: str = "car"):
     from transformers.models.clip import CLIPImageProcessorPil
     from transformers.models.vit import ViTImageProcessorPil
 
-    from latentmapper.models import DescriptorAutoencoder, DITDecoder, KeyCodebook, LatentMapper
     from latentmapper import LatentMapperPipeline
+    from latentmapper.features import KeyCodebook
+    from latentmapper.models import DescriptorAutoencoder, DITDecoder, LatentMapper
 
     torch.manual_seed(0)
     image, patch, width, layers = 32, 8, 32, 2

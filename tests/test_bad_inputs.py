@@ -179,7 +179,7 @@ COMMANDS = {
 @pytest.mark.parametrize("case", list(COMMANDS))
 def test_a_bad_command_line_is_one_line_and_exit_2(tiny_pipeline_dir, tmp_path, photo, capsys, case):
     from latentmapper.cli import main as latentmapper_main
-    from latentmapper.data.cli import main as data_main
+    from latentmapper.cli.data import main as data_main
 
     command, extra, message = COMMANDS[case]
     existing = tmp_path / "existing-file"

@@ -102,7 +102,7 @@ def test_existing_output_is_not_overwritten_by_default(tmp_path, tiny_record_con
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
-    from latentmapper.data.cli import main
+    from latentmapper.cli.data import main
 
     assert main(["build", "--category", "boat", "--num-shapes", "3", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -115,7 +115,7 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
 def test_cli_checks_options_before_computing_any_shape(tmp_path, capsys, monkeypatch, option, value, message):
     """Issue 19: bad record options used to fail only after every shape had been computed."""
     from latentmapper.data import build as build_module
-    from latentmapper.data.cli import main
+    from latentmapper.cli.data import main
 
     def no_work(*args, **kwargs):
         raise AssertionError("a shape was computed before the options were checked")
@@ -148,7 +148,7 @@ def _refuse_mkdir(monkeypatch, tmp_path):
 def test_cli_refuses_an_unwritable_output_folder_in_one_line_before_any_shape(tmp_path, capsys, monkeypatch,
                                                                               where, message):
     """Issue 19, defect 7: --out in a missing or read-only parent gave FileNotFoundError/PermissionError tracebacks."""
-    from latentmapper.data.cli import main
+    from latentmapper.cli.data import main
 
     def no_work(*args, **kwargs):
         raise AssertionError("a shape was computed before the output folder was checked")

@@ -10,7 +10,7 @@ import trimesh
 from PIL import Image
 
 from latentmapper.cli import main
-from latentmapper.cli_reconstruct import output_paths
+from latentmapper.cli.reconstruct import output_paths
 
 
 def _photos(folder: Path, count: int) -> list[Path]:

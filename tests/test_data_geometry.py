@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from latentmapper.data import OrbitCamera, normalize_to_unit_sphere, render_mesh, sample_sdf, training_cameras
+from latentmapper.cameras import OrbitCamera, training_cameras
+from latentmapper.data import normalize_to_unit_sphere, render_mesh, sample_sdf
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 from conftest import build_tiny_pipeline
 from latentmapper.data import RecordConfig
 from latentmapper.data.build import build_dataset
-from latentmapper.data.cameras import TRAINING_YAWS
+from latentmapper.cameras import TRAINING_YAWS
 from latentmapper.evaluation import (ConstantSystem, Evaluation, Gallery, SplitShapes, central_training_shape,
                                      dit_fit_markdown, identification_top1, load_json, merge_key, merge_systems,
                                      most_central, results_markdown, score_mesh, score_points, summarize_system,

@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from latentmapper.features import ClipEmbedder, ViTKeyExtractor, bag_length, bag_of_descriptors, capture_keys
-from latentmapper.models import KeyCodebook, fit_codebook
-from latentmapper.models.codebook import fit_kmeans, subsample_descriptors
+from latentmapper.features import (ClipEmbedder, KeyCodebook, ViTKeyExtractor, bag_length, bag_of_descriptors,
+                                   capture_keys, fit_codebook)
+from latentmapper.features.codebook import fit_kmeans, subsample_descriptors
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))  # the scripts import their helpers flat
 
@@ -53,7 +53,7 @@ def tiny_clip(tmp_path_factory) -> str:
     from transformers import CLIPConfig, CLIPModel
     from image_training import build_caption_tokenizer
 
-    from latentmapper.data.templates import PROMPT_TEMPLATES
+    from latentmapper.features import PROMPT_TEMPLATES
 
     tokenizer = build_caption_tokenizer(["a red car.", "a blue pickup truck with a long bed."] + list(PROMPT_TEMPLATES))
     text = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
@@ -135,6 +135,25 @@ def test_codebook_roundtrip_matches_sklearn(tmp_path):
     sub = subsample_descriptors(torch.as_tensor(x).reshape(10, 300, 16), 0.2, torch.Generator().manual_seed(1))
     assert sub.shape == (600, 16)
     assert fit_codebook(sub, num_layers=3, num_words=6).centroids.shape == (6, 16)
+
+
+def test_folder_saved_before_the_codebook_moved_still_loads(tiny_pipeline_dir, tiny_pipeline, tmp_path):
+    """Folders written before the codebook moved to ``latentmapper.features`` name it by its old module."""
+    import json
+    import shutil
+
+    from latentmapper import LatentMapperPipeline
+
+    old = tmp_path / "saved-before-the-move"
+    shutil.copytree(tiny_pipeline_dir, old)
+    index = json.loads((old / "model_index.json").read_text())
+    assert index["codebook"] == ["latentmapper.features.codebook", "KeyCodebook"]  # what a save writes now
+    index["codebook"] = ["latentmapper.models.codebook", "KeyCodebook"]
+    (old / "model_index.json").write_text(json.dumps(index))
+    loaded = LatentMapperPipeline.from_pretrained(old)
+    assert isinstance(loaded.codebook, KeyCodebook)
+    image = np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    assert torch.equal(loaded(image, output_type="latent").latents, tiny_pipeline(image, output_type="latent").latents)
 
 
 def test_bag_of_descriptors_layout_and_length():

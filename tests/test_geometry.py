@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from latentmapper.cameras import OrbitCamera
 from latentmapper.geometry import (
-    Camera,
     EmptySurfaceError,
     chamfer_distance,
     chamfer_x1e3,
@@ -223,7 +223,7 @@ def test_emd_subsamples_to_the_configured_size_and_meshes_are_sampled():
 
 def test_sphere_tracing_renders_a_shaded_disc():
     fn = sphere(0.5)
-    camera = Camera(position=(0.0, 0.0, 2.0), look_at=(0.0, 0.0, 0.0), fov=60.0)
+    camera = OrbitCamera(yaw=180.0, elevation=0.0, distance=2.0, fov=60.0)  # at +z, looking down -z
     result = sphere_trace(fn, camera, 64)
     hit = result.hit.reshape(64, 64)
     assert hit[32, 32] and not hit[0, 0]
@@ -233,17 +233,7 @@ def test_sphere_tracing_renders_a_shaded_disc():
     assert abs(row.sum() / 2 - expected) <= 1.0
     np.testing.assert_allclose(np.linalg.norm(result.points[result.hit], axis=1), 0.5, atol=2e-3)
     assert (result.normals[result.hit] @ np.array([0.0, 0.0, 1.0]) > 0).all()  # facing the camera
-    image = render_sdf(lambda p: fn(p).clamp(-0.1, 0.1), Camera.orbit(30.0, 20.0), 48, truncation=0.1)
+    image = render_sdf(lambda p: fn(p).clamp(-0.1, 0.1), OrbitCamera(30.0, 20.0), 48, truncation=0.1)
     arr = np.asarray(image)
     assert arr.shape == (48, 48, 3) and arr.dtype == np.uint8
     assert (arr[0, 0] == 255).all() and arr[24, 24].max() < 255
-
-
-def test_orbit_camera_follows_the_dataset_convention():
-    cam = Camera.orbit(yaw=0.0, elevation=0.0, distance=2.0)
-    np.testing.assert_allclose(cam.position, [0.0, 0.0, -2.0], atol=1e-12)  # yaw 0 looks at the front (-z)
-    cam = Camera.orbit(yaw=90.0, elevation=0.0, distance=2.0)
-    np.testing.assert_allclose(cam.position, [2.0, 0.0, 0.0], atol=1e-12)
-    origins, dirs = cam.rays(8)
-    np.testing.assert_allclose(np.linalg.norm(dirs, axis=1), 1.0)
-    assert dirs[:, 0].mean() < -0.9  # looking back at the origin

@@ -10,9 +10,8 @@ import torch
 import trimesh
 from PIL import Image
 
-from latentmapper.data.cameras import OrbitCamera
+from latentmapper.cameras import OrbitCamera, camera_tensors
 from latentmapper.data.render import render_mesh
-from latentmapper.geometry.volume_rendering import camera_tensors
 from latentmapper import GOEmbedPipeline
 from latentmapper.models.goembed import GOEmbedEncoder
 from latentmapper.pipelines import PipelineLoadError

@@ -130,7 +130,7 @@ def test_prepare_photo_rejects_an_empty_or_misshapen_matte():
 
 
 def test_prepare_command_writes_the_prepared_photo(tmp_path):
-    from latentmapper.photo.__main__ import main
+    from latentmapper.cli.photo import main
 
     image, _ = _object_image()
     image.save(tmp_path / "photo.png")

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from latentmapper.data import PROMPT_TEMPLATES
-from latentmapper.data.cli import main
+from latentmapper.features.prompt_templates import PROMPT_TEMPLATES
+from latentmapper.cli.data import main
 from latentmapper.data.photo_filter import rejected_path, template_distances, threshold_distances
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))  # the scripts import their helpers flat

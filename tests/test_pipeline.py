@@ -51,7 +51,7 @@ def test_saved_folder_layout_and_model_card(tiny_pipeline_dir):
     index = json.loads((tiny_pipeline_dir / "model_index.json").read_text())
     assert index["translator"] == [None, None]
     assert index["clip"] == ["transformers", "CLIPVisionModelWithProjection"]
-    assert index["codebook"] == ["latentmapper.models.codebook", "KeyCodebook"]
+    assert index["codebook"] == ["latentmapper.features.codebook", "KeyCodebook"]
     weights = [f for f in files if not f.endswith((".json", ".md"))]
     assert weights and all(f.endswith(".safetensors") for f in weights)
     card = (tiny_pipeline_dir / "README.md").read_text()

@@ -34,8 +34,8 @@ from transformers import AutoImageProcessor  # noqa: E402
 
 from latentmapper.atomic import atomic_path  # noqa: E402
 from latentmapper.evaluation.results import load_json  # noqa: E402
-from latentmapper.features import load_clip_vision, load_vit  # noqa: E402
-from latentmapper.models import DescriptorAutoencoder, DITDecoder, KeyCodebook, LatentMapper  # noqa: E402
+from latentmapper.features import KeyCodebook, load_clip_vision, load_vit  # noqa: E402
+from latentmapper.models import DescriptorAutoencoder, DITDecoder, LatentMapper  # noqa: E402
 from latentmapper import LatentMapperPipeline  # noqa: E402
 
 HALF_COMPONENTS = ("clip", "vit", "autoencoder", "mapper", "dit")

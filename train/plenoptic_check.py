@@ -36,7 +36,8 @@ from image_training import learning_rate
 from stage_utils import load_config, make_accelerator, write_json
 from train_goembed import ViewSet, load_view_set
 
-from latentmapper.geometry.volume_rendering import RadianceDecoder, render_representation  # noqa: E402
+from latentmapper.geometry.volume_rendering import render_representation  # noqa: E402
+from latentmapper.models.radiance_decoder import RadianceDecoder  # noqa: E402
 from latentmapper.models.goembed import ConvTrunk, GOEmbedEncoder  # noqa: E402
 
 INPUT_VIEWS = (0, 2, 4, 6, 8)  # yaw 0, 60, 120, 180, 240

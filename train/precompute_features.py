@@ -16,7 +16,7 @@
    ``OUTPUT/features_train_augmented.safetensors`` (S, V x copies, ...), extra mapper training rows.
 4. With ``novel_views.per_shape`` > 0: the same for renders of each training and validation shape's
    mesh from that many cameras between its training views (yaws at least 5 degrees from every
-   training yaw, elevation within +-10 degrees; ``latentmapper.data.cameras.novel_cameras``, seeded by
+   training yaw, elevation within +-10 degrees; ``latentmapper.cameras.novel_cameras``, seeded by
    ``novel_views.seed`` and the shape id), rendered as the dataset renders ->
    ``OUTPUT/features_<split>_novel_views.safetensors``: the mapper learns (and is chosen on) views
    the 9 fixed cameras do not cover, so that a user's photo from anywhere around the object maps as well.
@@ -49,11 +49,11 @@ from stage_utils import (AUGMENTED_SPLIT, add_common_arguments, feature_file, lo
 
 from datasets import load_from_disk  # noqa: E402  (after stage_utils puts the checkout on sys.path)
 from latentmapper.atomic import atomic_path  # noqa: E402
-from latentmapper.data.cameras import OrbitCamera, novel_cameras  # noqa: E402
+from latentmapper.cameras import OrbitCamera, novel_cameras  # noqa: E402
 from latentmapper.data.render import render_mesh  # noqa: E402
 from latentmapper.evaluation.shapes import RenderSettings  # noqa: E402
 from latentmapper.features import ClipEmbedder, ViTKeyExtractor  # noqa: E402
-from latentmapper.models.codebook import KeyCodebook, fit_codebook, subsample_descriptors  # noqa: E402
+from latentmapper.features.codebook import KeyCodebook, fit_codebook, subsample_descriptors  # noqa: E402
 
 SPLITS = ("train", "validation", "test")
 COLUMNS = ["shape_id", "images", "view_yaw"]

@@ -42,7 +42,7 @@ from stage_utils import (add_common_arguments, checkpoint_for, epoch_batches, lo
 from datasets import concatenate_datasets, load_from_disk  # noqa: E402
 from transformers import CLIPConfig, CLIPModel, ViTConfig, ViTMAEConfig, ViTMAEForPreTraining, ViTModel  # noqa: E402
 
-from latentmapper.data.templates import PROMPT_TEMPLATES, strip_article  # noqa: E402
+from latentmapper.features.prompt_templates import PROMPT_TEMPLATES, strip_article  # noqa: E402
 
 
 def _image_processor(kind: str, size: int):

@@ -1,16 +1,13 @@
 """Shape data: procedural families, normalisation, SDF samples, renders, datasets I/O.
 
-``python -m latentmapper.data build|push|pull|import-shapenet`` is the command line.
+``latentmapper data build|import-shapenet|push|pull|filter-photos`` is the command line (``latentmapper/cli/data.py``).
 """
 
-from .cameras import TRAINING_YAWS, OrbitCamera, training_cameras
 from .normalize import normalize_to_unit_sphere
 from .records import RecordConfig, ShapeRecord
 from .render import render_mesh
 from .sdf_sampling import sample_sdf, signed_distance
-from .templates import PROMPT_TEMPLATES, fill_templates
 
 __all__ = [
-    "TRAINING_YAWS", "OrbitCamera", "training_cameras", "normalize_to_unit_sphere", "RecordConfig",
-    "ShapeRecord", "render_mesh", "sample_sdf", "signed_distance", "PROMPT_TEMPLATES", "fill_templates",
+    "normalize_to_unit_sphere", "RecordConfig", "ShapeRecord", "render_mesh", "sample_sdf", "signed_distance",
 ]

@@ -1,6 +1,6 @@
-"""``python -m latentmapper.data`` — build, push, pull and import shape datasets."""
+"""``python -m latentmapper.data``: the same as ``latentmapper data`` (``latentmapper/cli/data.py``)."""
 
-from latentmapper.data.cli import main
+from latentmapper.cli.data import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,6 +1,6 @@
 """Filter a scraped photo collection with CLIP and the prompt templates (paper Sec. 3.1, Eq. 1-2).
 
-    python -m latentmapper.data filter-photos DIR --category car --out kept.tsv [--clip PATH_OR_ID]
+    latentmapper data filter-photos DIR --category car --out kept.tsv [--clip PATH_OR_ID]
 
 Each image's distance to the category is the mean, over the 74 prompt templates filled with
 the category name, of the cosine distance between the image's CLIP embedding and the
@@ -18,7 +18,6 @@ listed in the rejected file with the distance ``unreadable``.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,6 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
-from .templates import PROMPT_TEMPLATES, fill_templates
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +55,17 @@ class FilterResult:
 
 
 def template_distances(embedder: Embedder, images: list, category: str,
-                       templates: Sequence[str] = PROMPT_TEMPLATES, batch_size: int = 64) -> np.ndarray:
-    """(N,) mean cosine distance of each image to the category text in every template (Eq. 1)."""
+                       templates: Sequence[str] | None = None, batch_size: int = 64) -> np.ndarray:
+    """(N,) mean cosine distance of each image to the category text in every template (Eq. 1).
+
+    ``templates``: default the paper's 74 (``latentmapper.features.prompt_templates``, imported
+    here: the features package loads transformers, which the dataset commands do not need).
+    """
+    from ..features.prompt_templates import PROMPT_TEMPLATES, fill_templates
+
     if not images:
         raise ValueError("no images to filter")
+    templates = PROMPT_TEMPLATES if templates is None else templates
     texts = embedder.embed_texts(fill_templates(category, tuple(templates))).float()
     image_embeddings = embedder.embed_images(images, batch_size=batch_size).float().to(texts.device)
     return (1.0 - image_embeddings @ texts.T).mean(dim=1).cpu().numpy().astype(np.float64)
@@ -153,23 +158,5 @@ def filter_photo_folder(folder: Path, category: str, out: Path, clip: str | Path
     return result
 
 
-# ---- the sub-command (wired into latentmapper.data.cli) ------------------------------------
-def add_filter_photos_parser(sub) -> None:
-    parser = sub.add_parser("filter-photos", help="keep the photos of a category by CLIP template distance")
-    parser.add_argument("folder", type=Path, help="folder of images")
-    parser.add_argument("--category", required=True, help="the text put in the 74 prompt templates, e.g. car")
-    parser.add_argument("--out", required=True, type=Path, help="kept list (the rejected list goes beside it)")
-    parser.add_argument("--clip", default=None, help=f"CLIP with text tower: hub id or folder (default {DEFAULT_FILTER_CLIP})")
-    parser.add_argument("--num-std", type=float, default=2.0, help="keep distances up to mean + this many std (paper: 2)")
-    parser.add_argument("--recursive", action="store_true", help="also images in sub-folders")
-
-
-def run_filter_photos(args: argparse.Namespace) -> str:
-    result = filter_photo_folder(args.folder, args.category, args.out, args.clip, num_std=args.num_std,
-                                 recursive=args.recursive)
-    return (f"kept {int(result.keep.sum())} of {len(result.keep)} images (mean distance {result.mean:.4f}, "
-            f"std {result.std:.4f}, threshold {result.threshold:.4f}) -> {args.out}, {rejected_path(args.out)}")
-
-
-__all__ = ["DEFAULT_FILTER_CLIP", "FilterResult", "add_filter_photos_parser", "filter_photo_folder",
-           "load_clip_with_text", "rejected_path", "run_filter_photos", "template_distances", "threshold_distances"]
+__all__ = ["DEFAULT_FILTER_CLIP", "FilterResult", "filter_photo_folder", "load_clip_with_text", "rejected_path",
+           "template_distances", "threshold_distances"]

@@ -15,8 +15,8 @@ import torch
 import trimesh
 from PIL import Image
 
+from ..cameras import OrbitCamera, TRAINING_YAWS
 from ..geometry import evaluate_sdf_grid, marching_cubes
-from .cameras import OrbitCamera, TRAINING_YAWS
 from .normalize import DEFAULT_BUFFER, normalize_to_unit_sphere
 from .render import face_colors_of, render_mesh
 from .sdf_sampling import DEFAULT_NUM_SAMPLES, sample_sdf, sample_surface

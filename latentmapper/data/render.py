@@ -11,7 +11,7 @@ import numpy as np
 import trimesh
 from PIL import Image
 
-from .cameras import OrbitCamera
+from ..cameras import OrbitCamera
 
 DEFAULT_COLOR = np.array([180, 180, 185], dtype=np.uint8)
 # (direction towards the light in camera axes, intensity); plus an ambient term.

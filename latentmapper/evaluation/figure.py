@@ -15,7 +15,7 @@ import PIL.Image
 import PIL.ImageDraw
 import trimesh
 
-from ..data.cameras import OrbitCamera
+from ..cameras import OrbitCamera
 from ..data.render import DEFAULT_COLOR, render_mesh
 
 FIGURE_CAMERA = OrbitCamera(yaw=30.0, elevation=20.0)

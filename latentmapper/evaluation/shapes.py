@@ -18,7 +18,7 @@ import numpy as np
 import PIL.Image
 import trimesh
 
-from ..data.cameras import OrbitCamera
+from ..cameras import OrbitCamera
 
 COLUMNS = ["shape_id", "vertices", "faces", "face_colors", "surface_points", "sdf_samples", "images", "view_yaw",
            "view_elevation", "camera_distance", "camera_fov"]

@@ -3,7 +3,7 @@
 * fixed view: yaw 0 (what the IM-NET and AtlasNet baselines are trained on, as in the paper);
 * the 9 training views: the dataset's own renders, yaw 0, 30, ..., 240 at the training elevation;
 * unseen views: yaws strictly between two training yaws (at least 5 degrees from both) and
-  elevations up to +-10 degrees from the training one (``latentmapper.data.cameras.novel_cameras``), rendered from
+  elevations up to +-10 degrees from the training one (``latentmapper.cameras.novel_cameras``), rendered from
   the shape's mesh by ``latentmapper.data.render.render_mesh`` with the dataset's camera
   distance, field of view, image size and supersampling, i.e. exactly as the dataset renders.
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import PIL.Image
 
-from ..data.cameras import OrbitCamera, novel_cameras
+from ..cameras import OrbitCamera, novel_cameras
 from ..data.render import render_mesh
 from .shapes import EvalShape, RenderSettings
 

@@ -21,8 +21,8 @@ from transformers import (
     CLIPVisionModelWithProjection,
 )
 
-from ..data.templates import PROMPT_TEMPLATES, fill_templates
-from .images import ImageInput, as_rgb_list
+from ..image_io import ImageBatch, load_images
+from .prompt_templates import PROMPT_TEMPLATES, fill_templates
 
 
 def default_device() -> torch.device:
@@ -102,9 +102,9 @@ class ClipEmbedder:
     def embedding_dim(self) -> int:
         return int(self.vision_model.config.projection_dim)
 
-    def preprocess(self, images: ImageInput) -> torch.Tensor:
+    def preprocess(self, images: ImageBatch) -> torch.Tensor:
         """Pixel values as the checkpoint expects them (resize, crop, normalise)."""
-        return self.image_processor(as_rgb_list(images), return_tensors="pt")["pixel_values"]
+        return self.image_processor(load_images(images), return_tensors="pt")["pixel_values"]
 
     @torch.inference_mode()
     def embed_pixel_values(self, pixel_values: torch.Tensor) -> torch.Tensor:
@@ -113,9 +113,9 @@ class ClipEmbedder:
         out = self.vision_model(pixel_values=pixel_values.to(self.device, dtype))
         return F.normalize(out.image_embeds.float(), dim=-1)
 
-    def embed_images(self, images: ImageInput, batch_size: int = 64) -> torch.Tensor:
-        """Images -> (B, D) unit-norm float32 embeddings, on the model's device."""
-        images = as_rgb_list(images)
+    def embed_images(self, images: ImageBatch, batch_size: int = 64) -> torch.Tensor:
+        """Images (see ``latentmapper.image_io``) -> (B, D) unit-norm float32 embeddings, on the model's device."""
+        images = load_images(images)
         chunks = [
             self.embed_pixel_values(self.preprocess(images[i : i + batch_size]))
             for i in range(0, len(images), batch_size)

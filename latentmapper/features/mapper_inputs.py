@@ -8,23 +8,20 @@ this one function so that it cannot drift from the training recipe.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
+from ..image_io import ImageBatch, load_images
 from .clip import ClipEmbedder
-from .images import ImageInput
+from .codebook import KeyCodebook
 from .vit_keys import ViTKeyExtractor
-
-if TYPE_CHECKING:
-    from ..models.codebook import KeyCodebook
 
 
 @torch.no_grad()
 def mapper_features(
-    clip: ClipEmbedder, extractor: ViTKeyExtractor, codebook: "KeyCodebook", images: ImageInput
+    clip: ClipEmbedder, extractor: ViTKeyExtractor, codebook: KeyCodebook, images: ImageBatch
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Images -> (CLIP embeddings (B, D), bag-of-descriptors vectors (B, bag_length)), float32."""
+    images = load_images(images)  # once, for both extractors
     embeddings = clip.embed_images(images)
     keys = extractor(images)
     return embeddings, codebook.bag(keys.keys, keys.grid)

@@ -26,8 +26,8 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, CLIPVisionModel, ViTMAEModel
 
+from ..image_io import ImageBatch, load_images
 from .clip import default_device
-from .images import ImageInput, as_rgb_list
 
 KEY_PROJECTION_SUFFIXES = ("k_proj", "attention.key")
 SKIPPED_SUBMODULES = ("decoder", "text_model")
@@ -165,8 +165,8 @@ class ViTKeyExtractor:
     def key_dim(self) -> int:
         return int(dict(find_key_projections(self.model))[self.layer_names[0]].out_features)
 
-    def preprocess(self, images: ImageInput) -> torch.Tensor:
-        return self.image_processor(as_rgb_list(images), return_tensors="pt")["pixel_values"]
+    def preprocess(self, images: ImageBatch) -> torch.Tensor:
+        return self.image_processor(load_images(images), return_tensors="pt")["pixel_values"]
 
     @torch.inference_mode()
     def extract(self, pixel_values: torch.Tensor) -> ViTKeys:
@@ -187,7 +187,7 @@ class ViTKeyExtractor:
             raise RuntimeError(f"{keys.shape[2]} tokens cannot hold a {grid[0]}x{grid[1]} patch grid")
         return ViTKeys(keys=keys[:, :, prefix:].float(), grid=grid)
 
-    def __call__(self, images: ImageInput) -> ViTKeys:
+    def __call__(self, images: ImageBatch) -> ViTKeys:
         return self.extract(self.preprocess(images))
 
 

@@ -10,8 +10,8 @@ from .metrics import (
     emd_x1e2,
     sample_surface_points,
 )
-from .sphere_tracing import Camera, render_latent, render_sdf, sphere_trace
-from .volume_rendering import RadianceDecoder, camera_tensors, render_representation
+from .sphere_tracing import render_latent, render_sdf, sphere_trace
+from .volume_rendering import render_representation
 
 __all__ = [
     "SDFGrid",
@@ -27,11 +27,8 @@ __all__ = [
     "earth_movers_distance",
     "emd_x1e2",
     "sample_surface_points",
-    "Camera",
     "render_latent",
     "render_sdf",
     "sphere_trace",
-    "RadianceDecoder",
-    "camera_tensors",
     "render_representation",
 ]

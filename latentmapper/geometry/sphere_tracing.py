@@ -9,7 +9,6 @@ fixed to the camera plus ambient, on white, as the dataset renders look.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..cameras import OrbitCamera
 from .batching import auto_workers, cpu_workers, query_sdf
 from .decode import eval_mode
 
@@ -26,50 +26,6 @@ SDFFunction = Callable[[torch.Tensor], torch.Tensor]
 _LIGHTS = (((-0.4, 0.7, 0.6), 0.55), ((0.6, 0.2, 0.8), 0.25))
 _AMBIENT = 0.3
 DEFAULT_COLOR = (180, 180, 185)
-
-
-@dataclass(frozen=True)
-class Camera:
-    """A pinhole camera at ``position`` looking at ``look_at``; ``fov`` is vertical, in degrees."""
-
-    position: Sequence[float] = (0.0, 0.0, 2.6)
-    look_at: Sequence[float] = (0.0, 0.0, 0.0)
-    up: Sequence[float] = (0.0, 1.0, 0.0)
-    fov: float = 45.0
-
-    @classmethod
-    def orbit(cls, yaw: float = 0.0, elevation: float = 20.0, distance: float = 2.6, fov: float = 45.0) -> "Camera":
-        """The dataset's orbit convention: yaw about +y from the front (-z), elevation up, degrees."""
-        y, e = math.radians(yaw), math.radians(elevation)
-        pos = distance * np.array([math.sin(y) * math.cos(e), math.sin(e), -math.cos(y) * math.cos(e)])
-        return cls(tuple(pos), (0.0, 0.0, 0.0), (0.0, 1.0, 0.0), fov)
-
-    def axes(self) -> np.ndarray:
-        """Rows: right, up, backward (OpenGL camera axes in world coordinates)."""
-        eye, target = np.asarray(self.position, float), np.asarray(self.look_at, float)
-        forward = target - eye
-        if np.linalg.norm(forward) < 1e-12:
-            raise ValueError("camera position and look_at coincide")
-        forward /= np.linalg.norm(forward)
-        right = np.cross(forward, np.asarray(self.up, float))
-        if np.linalg.norm(right) < 1e-8:  # looking along up: pick any perpendicular
-            right = np.cross(forward, np.array([1.0, 0.0, 0.0]))
-            if np.linalg.norm(right) < 1e-8:
-                right = np.cross(forward, np.array([0.0, 0.0, 1.0]))
-        right /= np.linalg.norm(right)
-        return np.stack([right, np.cross(right, forward), -forward])
-
-    def rays(self, width: int, height: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Origins and unit directions (H*W, 3), row-major from the top-left pixel."""
-        height = width if height is None else height
-        axes = self.axes()
-        half = math.tan(math.radians(self.fov) / 2.0)
-        u = ((np.arange(width) + 0.5) / width * 2.0 - 1.0) * half * width / height
-        v = -((np.arange(height) + 0.5) / height * 2.0 - 1.0) * half
-        uu, vv = np.meshgrid(u, v)
-        dirs = uu.reshape(-1, 1) * axes[0] + vv.reshape(-1, 1) * axes[1] - axes[2]
-        dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
-        return np.broadcast_to(np.asarray(self.position, float), dirs.shape).copy(), dirs
 
 
 @dataclass
@@ -85,7 +41,7 @@ class TraceResult:
 
 def sphere_trace(
     sdf_fn: SDFFunction,
-    camera: Camera,
+    camera: OrbitCamera,
     size: int | tuple[int, int] = 128,
     *,
     truncation: float | None = None,
@@ -109,9 +65,9 @@ def sphere_trace(
 
 def _trace(sdf_fn, camera, size, truncation, bound_radius, max_steps, epsilon, step_scale, device, workers) -> TraceResult:
     width, height = (size, size) if isinstance(size, int) else size
-    origins_np, dirs_np = camera.rays(width, height)
-    origins = torch.as_tensor(origins_np, dtype=torch.float32, device=device)
-    dirs = torch.as_tensor(dirs_np, dtype=torch.float32, device=device)
+    origins_np, dirs_np = camera.rays(width, height)  # cached and read-only: copied to float32
+    origins = torch.from_numpy(origins_np.astype(np.float32)).to(device)
+    dirs = torch.from_numpy(dirs_np.astype(np.float32)).to(device)
 
     # Enter the bounding sphere: |o + t d|^2 = r^2.
     b = (origins * dirs).sum(1)
@@ -153,13 +109,13 @@ def _trace(sdf_fn, camera, size, truncation, bound_radius, max_steps, epsilon, s
 
 
 def shade(
-    result: TraceResult, camera: Camera, size: int | tuple[int, int], color: Sequence[int] = DEFAULT_COLOR
+    result: TraceResult, camera: OrbitCamera, size: int | tuple[int, int], color: Sequence[int] = DEFAULT_COLOR
 ) -> Image.Image:
     """Lambertian shading of a trace on a white background."""
     width, height = (size, size) if isinstance(size, int) else size
     image = np.full((height * width, 3), 255.0, dtype=np.float32)
     if result.hit.any():
-        axes = camera.axes()  # rows: right, up, backward
+        axes = camera.camera_to_world()[:3, :3].T  # rows: right, up, backward
         normals = result.normals[result.hit]
         intensity = np.full(len(normals), _AMBIENT, dtype=np.float64)
         for direction, power in _LIGHTS:
@@ -172,7 +128,7 @@ def shade(
 
 def render_sdf(
     sdf_fn: SDFFunction,
-    camera: Camera | None = None,
+    camera: OrbitCamera | None = None,
     size: int | tuple[int, int] = 128,
     *,
     truncation: float | None = None,
@@ -180,7 +136,7 @@ def render_sdf(
     **trace_kwargs,
 ) -> Image.Image:
     """Shaded preview (PIL RGB) of ``sdf_fn``'s zero set from ``camera`` (default: the front-left orbit)."""
-    camera = camera if camera is not None else Camera.orbit(yaw=30.0)
+    camera = camera if camera is not None else OrbitCamera(yaw=30.0)
     result = sphere_trace(sdf_fn, camera, size, truncation=truncation, **trace_kwargs)
     return shade(result, camera, size, color)
 
@@ -188,7 +144,7 @@ def render_sdf(
 def render_latent(
     decoder,
     latent: torch.Tensor,
-    camera: Camera | None = None,
+    camera: OrbitCamera | None = None,
     size: int | tuple[int, int] = 128,
     **kwargs,
 ) -> Image.Image:

@@ -3,13 +3,12 @@
 One renderer serves every representation GOEmbed encodes into: rays come from the dataset's
 cameras, points along them are looked up in the representation with ``grid_sample``
 (trilinear for a voxel grid, bilinear per plane and summed for a triplane), a small shared
-MLP decodes the features to density and colour, and the samples are alpha-composited over
-a white background.
+MLP (``latentmapper.models.radiance_decoder``) decodes the features to density and colour,
+and the samples are alpha-composited over a white background.
 
-The camera model is exactly the renders' (``latentmapper.data.cameras``): an OpenGL-style
-pinhole with a vertical field of view, square images, rays through pixel centres, row-major
-from the top-left pixel. So a representation rendered from a dataset camera lines up with
-the dataset's render of the same view (``tests/test_volume_rendering.py`` checks it).
+The rays are the renders' (``latentmapper.cameras.camera_rays``), so a representation
+rendered from a dataset camera lines up with the dataset's render of the same view
+(``tests/test_volume_rendering.py`` checks it).
 
 Colours are composited relative to the background, ``pixel = bg + sum_i w_i (c_i - bg)``:
 the same number as ``sum_i w_i c_i + T bg`` but exact where every colour equals the
@@ -20,14 +19,13 @@ zero origin of a blank (all-white) view set is exactly zero.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
+
+from ..cameras import camera_rays
 
 REPRESENTATIONS = ("voxel", "triplane")
 BACKGROUND = 1.0  # the renders' white, in [0, 1]
@@ -35,68 +33,7 @@ BACKGROUND = 1.0  # the renders' white, in [0, 1]
 Field = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
-# ---- cameras and rays ---------------------------------------------------------------------
-def camera_tensors(
-    cameras: Sequence, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cameras -> (camera-to-world poses (V, 4, 4), vertical fields of view in degrees (V,)).
-
-    Each camera may be an ``OrbitCamera``, a dict of its fields (``yaw``, ``elevation``,
-    ``distance``, ``fov``), a number (a yaw in degrees at the dataset's elevation 20 and
-    distance 2.6), or a 4x4 camera-to-world pose (OpenGL axes; field of view 45 degrees).
-    """
-    from ..data.cameras import OrbitCamera
-
-    if isinstance(cameras, (OrbitCamera, dict, int, float)) or (
-            isinstance(cameras, (np.ndarray, torch.Tensor)) and cameras.ndim in (0, 2)):
-        cameras = [cameras]
-    poses, fovs = [], []
-    for i, camera in enumerate(cameras):
-        if isinstance(camera, dict):
-            try:
-                camera = OrbitCamera(**camera)
-            except TypeError as err:
-                raise ValueError(f"camera {i}: {err}; a camera dict takes yaw, elevation, distance, fov") from None
-        elif not isinstance(camera, (OrbitCamera, bool, str)) and np.ndim(camera) == 0:
-            camera = OrbitCamera(yaw=float(camera))
-        if isinstance(camera, OrbitCamera):
-            poses.append(camera.camera_to_world())
-            fovs.append(camera.fov)
-            continue
-        pose = np.asarray(camera.detach().cpu() if torch.is_tensor(camera) else camera, dtype=np.float64)
-        if pose.shape != (4, 4) or not np.isfinite(pose).all():
-            raise ValueError(
-                f"camera {i} must be an OrbitCamera, a dict of its fields, a yaw in degrees or a finite 4x4 "
-                f"camera-to-world pose; got {type(camera).__name__} of shape {pose.shape}"
-            )
-        poses.append(pose)
-        fovs.append(45.0)
-    if not poses:
-        raise ValueError("at least one camera is needed")
-    return (torch.as_tensor(np.stack(poses), dtype=dtype, device=device),
-            torch.as_tensor(fovs, dtype=dtype, device=device))
-
-
-def camera_rays(camera_to_world: torch.Tensor, fov: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ray origins and unit directions (..., size*size, 3) for poses (..., 4, 4) and fovs (...).
-
-    Pixel centres, row-major from the top-left pixel, +y up in the image: the same rays as
-    ``OrbitCamera.rays`` (which the dataset's renders are cast with).
-    """
-    if camera_to_world.shape[-2:] != (4, 4) or fov.shape != camera_to_world.shape[:-2]:
-        raise ValueError(f"poses must be (..., 4, 4) with fovs (...), got {tuple(camera_to_world.shape)} "
-                         f"and {tuple(fov.shape)}")
-    device, dtype = camera_to_world.device, camera_to_world.dtype
-    coords = (torch.arange(size, device=device, dtype=dtype) + 0.5) / size * 2.0 - 1.0
-    v, u = torch.meshgrid(-coords, coords, indexing="ij")  # rows go down the image, columns right
-    cam = torch.stack([u, v, -torch.ones_like(u)], dim=-1).reshape(-1, 3)  # (P, 3) at unit focal length
-    half = torch.tan(torch.deg2rad(fov) / 2.0)[..., None]  # (..., 1)
-    cam = cam * torch.stack([half, half, torch.ones_like(half)], dim=-1)  # (..., P, 3)
-    dirs = F.normalize(cam @ camera_to_world[..., :3, :3].transpose(-1, -2), dim=-1)
-    origins = camera_to_world[..., None, :3, 3].expand_as(dirs)
-    return origins, dirs
-
-
+# ---- rays through the cube ------------------------------------------------------------------
 def ray_box_interval(origins: torch.Tensor, dirs: torch.Tensor,
                      bound: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Entry and exit distances of rays through the cube [-bound, bound]^3 (far <= near: a miss)."""
@@ -182,60 +119,7 @@ def sample_features(kind: str, representation: torch.Tensor, points: torch.Tenso
     return total
 
 
-class RadianceDecoder(nn.Module):
-    """The small MLP shared by all representations: features -> density >= 0 and colour.
-
-    Zero features decode to a faint uniform density (``density_at_origin``, learnable
-    through the output bias) and exactly the background colour: colour is
-    ``bg + tanh(h(f) - h(0))``. So the zero representation renders exactly white, while
-    the colour path keeps a non-zero gradient at the origin (a zero density there would
-    stop every colour gradient, and a density at zero features cannot be non-negative
-    and smooth with a non-zero slope).
-    """
-
-    def __init__(self, feature_dim: int, hidden_size: int = 32, num_layers: int = 2,
-                 density_at_origin: float = 0.2, background: float = BACKGROUND) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        width = feature_dim
-        for _ in range(num_layers):
-            layers += [nn.Linear(width, hidden_size), nn.SiLU()]
-            width = hidden_size
-        self.hidden = nn.Sequential(*layers)
-        self.out = nn.Linear(width, 4)
-        self.background = float(background)
-        with torch.no_grad():  # start near the origin's fog: softplus(bias) = density_at_origin
-            self.out.weight.mul_(0.1)
-            self.out.bias.zero_()
-            self.out.bias[0] = math.log(math.expm1(density_at_origin))
-
-    def raw(self, features: torch.Tensor) -> torch.Tensor:
-        """(..., C) -> the MLP's pre-activation outputs (..., 4): density logit, colour logits."""
-        return self.out(self.hidden(features))
-
-    def activate(self, raw: torch.Tensor, raw_at_origin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pre-activations -> density (...), colour (..., 3); colour is relative to the origin's."""
-        density = F.softplus(raw[..., 0])
-        colour = self.background + torch.tanh(raw[..., 1:] - raw_at_origin[1:])
-        return density, colour
-
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(..., C) -> density (...), colour (..., 3)."""
-        return self.activate(self.raw(features), self.raw(features.new_zeros(1, features.shape[-1]))[0])
-
-    def linearized_at_origin(self, feature_dim: int, like: torch.Tensor,
-                             create_graph: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """(raw(0) (4,), Jacobian d raw / d features at 0 (4, C)), differentiable w.r.t. the MLP's weights.
-
-        Rendering with ``raw(0) + J f`` has the same value and the same gradient at f = 0 as
-        rendering with the MLP, hence the same derivatives of that gradient w.r.t. the weights.
-        """
-        zero = like.new_zeros(feature_dim)
-        jacobian = torch.autograd.functional.jacobian(self.raw, zero, create_graph=create_graph)
-        return self.raw(zero), jacobian
-
-
-def representation_field(kind: str, representation: torch.Tensor, decoder: RadianceDecoder | Callable,
+def representation_field(kind: str, representation: torch.Tensor, decoder: Callable,
                          bound: float = 1.0) -> Field:
     """The field of a representation: points -> decoder(sample_features(points))."""
     return lambda points: decoder(sample_features(kind, representation, points, bound))
@@ -264,7 +148,7 @@ def render_views(field: Field, camera_to_world: torch.Tensor, fov: torch.Tensor,
     return out.rgb.reshape(batch, views, size, size, 3).permute(0, 1, 4, 2, 3)
 
 
-def render_representation(kind: str, representation: torch.Tensor, decoder: RadianceDecoder | Callable,
+def render_representation(kind: str, representation: torch.Tensor, decoder: Callable,
                           camera_to_world: torch.Tensor, fov: torch.Tensor, size: int, num_samples: int = 32,
                           bound: float = 1.0, background: float = BACKGROUND) -> torch.Tensor:
     """Images (B, V, 3, size, size) of representations (B, ...); ``decoder``: features -> (density, colour)."""
@@ -273,7 +157,6 @@ def render_representation(kind: str, representation: torch.Tensor, decoder: Radi
 
 
 __all__ = [
-    "BACKGROUND", "Composite", "REPRESENTATIONS", "RadianceDecoder", "camera_rays", "camera_tensors",
-    "check_representation", "composite", "ray_box_interval", "render_rays", "render_representation",
-    "render_views", "representation_field", "representation_shape", "sample_along_rays", "sample_features",
+    "BACKGROUND", "Composite", "REPRESENTATIONS", "check_representation", "composite", "ray_box_interval",
+    "render_rays", "render_representation", "render_views", "representation_field", "representation_shape", "sample_along_rays", "sample_features",
 ]

@@ -3,13 +3,18 @@
 from .dit import DITDecoder, DITDecoderOutput
 from .latent_fitting import fit_latent
 from .autoencoder import AutoencoderOutput, DescriptorAutoencoder
-from .codebook import KeyCodebook, fit_codebook
 from .mapper import LatentMapper
 from .cyclegan import ImagePool, PatchDiscriminator, ResnetGenerator
 from .goembed import GOEmbedEncoder, GOEmbedOutput
+from .radiance_decoder import RadianceDecoder
+
+# Pipeline folders saved before the codebook moved to ``latentmapper.features`` name this module; diffusers
+# loads a component only from a module already imported.
+from . import codebook as _codebook_of_older_folders  # noqa: E402, F401
 
 __all__ = [
     "DITDecoder", "DITDecoderOutput", "fit_latent",
-    "AutoencoderOutput", "DescriptorAutoencoder", "KeyCodebook", "fit_codebook", "LatentMapper",
+    "AutoencoderOutput", "DescriptorAutoencoder", "LatentMapper",
     "ImagePool", "PatchDiscriminator", "ResnetGenerator", "GOEmbedEncoder", "GOEmbedOutput",
+    "RadianceDecoder",
 ]

@@ -25,8 +25,8 @@ from diffusers.configuration_utils import register_to_config
 from diffusers.utils import BaseOutput
 from torch import nn
 
-from ..geometry.volume_rendering import (RadianceDecoder, check_representation, render_representation,
-                                         representation_shape)
+from ..geometry.volume_rendering import check_representation, render_representation, representation_shape
+from .radiance_decoder import RadianceDecoder
 
 
 @dataclass

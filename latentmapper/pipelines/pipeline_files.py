@@ -8,7 +8,7 @@ nothing is ever unpickled, and pickle weights (``*.bin``, ``*.pt``, ...) are ref
 
 Why our own download patterns: for a component whose class lives outside diffusers and
 transformers, ``model_index.json`` records the class's module (e.g.
-``["latentmapper.models.codebook", "KeyCodebook"]``). ``DiffusionPipeline.download`` takes
+``["latentmapper.features.codebook", "KeyCodebook"]``). ``DiffusionPipeline.download`` takes
 such a module for custom code that must ship as ``<component>/<module>.py`` in the repo and
 refuses the repo when that file is absent. Our classes come from this installed package, so
 the repo holds only configs and weights; :func:`download_pipeline` fetches exactly those

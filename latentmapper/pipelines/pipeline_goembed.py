@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from huggingface_hub import ModelCard
 
-from ..geometry.volume_rendering import camera_tensors
+from ..cameras import camera_tensors
 from ..image_io import ImageBatch, load_images
 from ..models.dit import DITDecoder
 from ..models.goembed import GOEmbedEncoder

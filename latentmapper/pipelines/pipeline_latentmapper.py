@@ -32,7 +32,8 @@ from transformers.image_processing_base import ImageProcessingMixin
 
 from ..features import ClipEmbedder, ViTKeyExtractor, load_clip_vision, load_vit, mapper_features
 from ..image_io import ImageBatch, load_images
-from ..models import DescriptorAutoencoder, DITDecoder, KeyCodebook, LatentMapper
+from ..features.codebook import KeyCodebook
+from ..models import DescriptorAutoencoder, DITDecoder, LatentMapper
 from ..torch_threads import single_torch_thread
 from .base import LatentMeshPipeline, MeshPipelineOutput
 from .model_card import render_model_card

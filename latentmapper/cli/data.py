@@ -1,4 +1,13 @@
-"""Command line for the dataset: ``build``, ``push``, ``pull``, ``import-shapenet``, ``filter-photos``."""
+"""``latentmapper data``: build, import, push and pull shape datasets, and filter photo collections.
+
+    latentmapper data build --category car --num-shapes 600 --out data/car
+    latentmapper data import-shapenet /path/to/ShapeNetCore.v2 --synset 02958343 --out data/shapenet-car
+    latentmapper data push data/car USER/latentmapper-car
+    latentmapper data pull USER/latentmapper-car data/car-copy
+    latentmapper data filter-photos DIR --category car --out kept.tsv [--clip PATH_OR_ID]
+
+``python -m latentmapper.data ...`` is the same command.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-from .photo_filter import add_filter_photos_parser, run_filter_photos
-from .records import RecordConfig
+ALIAS = "python -m latentmapper.data"
 
 
-def _record_config(args: argparse.Namespace) -> RecordConfig:
+def _record_config(args: argparse.Namespace):
+    from ..data.records import RecordConfig
+
     return RecordConfig(image_size=args.image_size, sdf_samples=args.sdf_samples,
                         mesh_resolution=args.mesh_resolution)
 
@@ -27,8 +37,24 @@ def _add_record_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
 
 
+def add_parser(sub) -> argparse.ArgumentParser:
+    """``latentmapper data``, a sub-command of ``sub`` (the top-level parser's sub-parsers)."""
+    parser = sub.add_parser("data", help="build, import, push or pull shape datasets; filter photos",
+                            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_commands(parser)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m latentmapper.data", description=__doc__)
+    """The same commands as ``python -m latentmapper.data``."""
+    parser = argparse.ArgumentParser(prog=ALIAS, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_commands(parser)
+    return parser
+
+
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(run=run)
     sub = parser.add_subparsers(dest="command", required=True)
 
     build = sub.add_parser("build", help="generate procedural shapes into a DatasetDict")
@@ -55,23 +81,44 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--revision", default=None)
     pull.add_argument("--overwrite", action="store_true")
 
-    add_filter_photos_parser(sub)
-    return parser
+    photos = sub.add_parser("filter-photos", help="keep the photos of a category by CLIP template distance")
+    photos.add_argument("folder", type=Path, help="folder of images")
+    photos.add_argument("--category", required=True, help="the text put in the 74 prompt templates, e.g. car")
+    photos.add_argument("--out", required=True, type=Path, help="kept list (the rejected list goes beside it)")
+    photos.add_argument("--clip", default=None, help="CLIP with text tower: hub id or folder "
+                        "(default: the checkout's runs/ship/encoders/clip, from train/train_encoders.py)")
+    photos.add_argument("--num-std", type=float, default=2.0, help="keep distances up to mean + this many std (paper: 2)")
+    photos.add_argument("--recursive", action="store_true", help="also images in sub-folders")
 
 
 def _summary(dataset) -> str:
     return ", ".join(f"{name}: {len(split)}" for name, split in dataset.items())
 
 
+def _filter_photos(args: argparse.Namespace) -> str:
+    from ..data.photo_filter import filter_photo_folder, rejected_path
+
+    result = filter_photo_folder(args.folder, args.category, args.out, args.clip, num_std=args.num_std,
+                                 recursive=args.recursive)
+    return (f"kept {int(result.keep.sum())} of {len(result.keep)} images (mean distance {result.mean:.4f}, "
+            f"std {result.std:.4f}, threshold {result.threshold:.4f}) -> {args.out}, {rejected_path(args.out)}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """``python -m latentmapper.data ARGS``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    return run(build_parser().parse_args(argv), argv)
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    """Run a parsed ``data`` command; ``argv`` (the group's arguments) is recorded with a build."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    from .build import BuildError, build_dataset, import_shapenet
-    from .hub import pull_dataset, push_dataset
-    from .shapenet import ShapeNetError
+    from ..data.build import BuildError, build_dataset, import_shapenet
+    from ..data.hub import pull_dataset, push_dataset
+    from ..data.shapenet import ShapeNetError
 
     start = time.perf_counter()
-    command = "python -m latentmapper.data " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = f"{ALIAS} " + " ".join(argv)
     try:
         if args.command == "build":
             dataset = build_dataset(args.category, args.num_shapes, args.out, seed=args.seed,
@@ -89,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             dataset = pull_dataset(args.repo_id, args.folder, revision=args.revision, overwrite=args.overwrite)
             print(f"pulled {args.repo_id} into {args.folder} ({_summary(dataset)})")
         elif args.command == "filter-photos":
-            print(run_filter_photos(args))
+            print(_filter_photos(args))
     except (BuildError, ShapeNetError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -13,7 +13,16 @@ import sys
 import time
 from pathlib import Path
 
-from .mesh_io import MESH_FORMATS
+from ..mesh_io import MESH_FORMATS
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """``latentmapper reconstruct``, a sub-command of ``sub`` (the top-level parser's sub-parsers)."""
+    parser = sub.add_parser("reconstruct", help="reconstruct a mesh from each image", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    parser.set_defaults(run=run)
+    return parser
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,14 +72,14 @@ def prepare_output_folder(out: Path) -> None:
         raise ValueError(f"cannot create the output folder {out}: {err.strerror or err}") from None
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     import torch
     from tqdm.auto import tqdm
 
-    from .geometry import EmptySurfaceError
-    from .image_io import InvalidImageError
-    from .mesh_io import save_mesh
-    from .pipelines import LatentMapperPipeline, PipelineLoadError, check_resolution
+    from ..geometry import EmptySurfaceError
+    from ..image_io import InvalidImageError
+    from ..mesh_io import save_mesh
+    from ..pipelines import LatentMapperPipeline, PipelineLoadError, check_resolution
 
     import diffusers
     import transformers
@@ -110,4 +119,4 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-__all__ = ["add_arguments", "check_device", "output_paths", "prepare_output_folder", "run"]
+__all__ = ["add_arguments", "add_parser", "check_device", "output_paths", "prepare_output_folder", "run"]
