@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,6 @@ import torch
 
 from conftest import build_tiny_pipeline
 from latentmapper.pipeline import LatentMapperPipeline
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
 
 
 def _run_folders(root: Path, pipe: LatentMapperPipeline) -> dict[str, Path]:
@@ -39,7 +36,7 @@ def _run_folders(root: Path, pipe: LatentMapperPipeline) -> dict[str, Path]:
 def test_assembles_a_loadable_fp16_pipeline(tmp_path):
     from transformers import CLIPVisionModelWithProjection
 
-    from assemble_pipeline import main
+    from latentmapper.training.commands.assemble_pipeline import main
 
     reference = build_tiny_pipeline()
     folders = _run_folders(tmp_path / "run", reference)

@@ -1,7 +1,6 @@
 """GOEmbed: the gradient-origin embedding, its second-order training path, and the pipeline around it."""
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,6 @@ from latentmapper.goembed_pipeline import GOEmbedPipeline
 from latentmapper.models.goembed import GOEmbedEncoder
 from latentmapper.pipeline_files import PipelineLoadError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))  # the scripts import their helpers flat
 
 YAWS = (0.0, 120.0, 240.0)
 TINY = {
@@ -174,9 +172,9 @@ def test_training_evaluation_and_plenoptic_scripts(tmp_path, tiny_record_config)
 
     from latentmapper.data.build import build_dataset
 
-    import evaluate_goembed
-    import plenoptic_check
-    import train_goembed
+    from latentmapper.evaluation.commands import evaluate_goembed
+    from latentmapper.evaluation.commands import plenoptic_check
+    from latentmapper.training.commands import train_goembed
 
     data = tmp_path / "car"
     build_dataset("car", 4, data, config=tiny_record_config, num_workers=1, progress=False)

@@ -1,6 +1,6 @@
 """Benchmark a saved pipeline: load time, and image -> GLB seconds split by stage.
 
-    python train/benchmark_pipeline.py --model /tmp/latentmapper-car [--images a.png b.png ...]
+    python benchmarks/benchmark_pipeline.py --model /tmp/latentmapper-car [--images a.png b.png ...]
         [--dataset data/car --split test --num-images 5] [--resolution 128] [--repeats 5] [--threads N]
 
 Stages, each timed with its own clock and reported as medians over every (image, repeat):
@@ -17,13 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 _t0 = time.perf_counter()
 import torch  # noqa: E402

@@ -23,6 +23,7 @@ it finishes, so a rerun skips finished ones (``--overwrite`` redoes them).
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import time
 from pathlib import Path
@@ -32,12 +33,14 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from image_training import learning_rate
-from stage_utils import load_config, make_accelerator, write_json
-from train_goembed import ViewSet, load_view_set
+from latentmapper.training.image_training import learning_rate
+from latentmapper.training.devices import make_accelerator
+from latentmapper.training.outputs import write_json
+from latentmapper.training.presets import add_config_arguments, config_from_args
+from latentmapper.training.view_sets import ViewSet, load_view_set
 
-from latentmapper.geometry.volume_rendering import RadianceDecoder, render_representation  # noqa: E402
-from latentmapper.models.goembed import ConvTrunk, GOEmbedEncoder  # noqa: E402
+from latentmapper.geometry.volume_rendering import RadianceDecoder, render_representation
+from latentmapper.models.goembed import ConvTrunk, GOEmbedEncoder
 
 INPUT_VIEWS = (0, 2, 4, 6, 8)  # yaw 0, 60, 120, 180, 240
 HELD_OUT_VIEWS = (1, 3, 5, 7)  # yaw 30, 90, 150, 210
@@ -164,17 +167,16 @@ def train_one(model, train: ViewSet, test: ViewSet, cfg: dict, accelerator, desc
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", required=True, type=Path)
-    parser.add_argument("--preset", choices=("cpu", "gpu"), default="cpu")
-    parser.add_argument("--config", default=None, help="a config JSON instead of the preset")
+    add_config_arguments(parser)
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--representations", nargs="+", default=["voxel", "triplane"], choices=["voxel", "triplane"])
     parser.add_argument("--resume", action="store_true", help="keep finished results (the default)")
     parser.add_argument("--overwrite", action="store_true", help="redo finished results")
     args = parser.parse_args(argv)
-    config = load_config("goembed", args.preset, args.config)
+    config = config_from_args(args, "goembed", presets_dir)
     cfg = {"seed": config["seed"], **config["plenoptic"]}
     accelerator = make_accelerator(config)
     image_size = int(config["model"]["image_size"])
@@ -208,7 +210,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {kind} | {name} | {r['parameters']:,} | {r['psnr_held_out']:.2f} | {r['psnr_input_views']:.2f} |")
     print(f"(an all-white image scores {white:.2f} dB on the held-out views)")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
