@@ -43,7 +43,7 @@ def test_assembles_a_loadable_fp16_pipeline(tmp_path):
     argv = [arg for name, path in folders.items() for arg in (f"--{name}", str(path))]
     evaluation = tmp_path / "evaluation.md"
     evaluation.write_text("| method | Chamfer |\n| --- | --- |\n| 3D-LatentMapper | 4.9 |\n")
-    results = tmp_path / "car.json"  # the DIT's fit (train/benchmark.py --results) for the card's DIT fit section
+    results = tmp_path / "car.json"  # the DIT's fit (benchmarks/benchmark.py --results) for the card's DIT fit section
     results.write_text(json.dumps({"systems": {}, "dit_fit": {"oracle_test": {
         "shapes": 60, "chamfer_x1e3": 4.4, "identification_top1": 0.5,
         "constant": {"shapes": 60, "chamfer_x1e3": 6.1, "identification_top1": 0.0167}}}}))

@@ -186,7 +186,7 @@ def test_training_evaluation_and_plenoptic_scripts(tmp_path, tiny_record_config)
              for split in ("train", "validation") for sid in dataset[split]["shape_id"]}
     save_file(codes, str(tmp_path / "dit" / "latents.safetensors"))
 
-    config = json.loads((Path(train_goembed.__file__).parent / "configs" / "goembed_cpu.json").read_text())
+    config = json.loads((Path(__file__).resolve().parents[1] / "train" / "configs" / "goembed_cpu.json").read_text())
     config["model"].update(resolution=8, feature_dim=4, channels=[8, 16], head_channels=4, head_hidden_size=16,
                            image_size=16, samples_per_ray=8, decode_representation=True)
     config["training"].update(steps=4, batch_size=2, eval_every=2, warmup_steps=1, rerender_weight=0.5)

@@ -1,7 +1,7 @@
 """Benchmark DIT meshing (queries and seconds, coarse-to-fine vs dense) and, given data, reconstruction.
 
-    python train/benchmark.py                                   # CPU-preset decoder, fitted to a toy car
-    python train/benchmark.py --decoder runs/dit_cpu/decoder --latents runs/dit_cpu/latents.safetensors \\
+    python benchmarks/benchmark.py                                   # CPU-preset decoder, fitted to a toy car
+    python benchmarks/benchmark.py --decoder runs/dit_cpu/decoder --latents runs/dit_cpu/latents.safetensors \\
         --dataset data/cars --num-eval-shapes 20               # + Chamfer of train (codes) and test (fit_latent)
         [--results hub_cards/results/car.json]                 # + write them there as dit_fit (model cards)
 

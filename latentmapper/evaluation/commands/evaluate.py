@@ -1,8 +1,8 @@
 """Reproduce the paper's Table 3 and Table 5 on our data: every system, three kinds of input view.
 
-    python train/evaluate.py --category car [--seed 0] [--limit N] [--systems latentmapper imnet ...]
+    python evaluate/evaluate.py --category car [--seed 0] [--limit N] [--systems latentmapper imnet ...]
         [--unseen-per-shape 9] [--resolution 128] [--model-card checkpoints/latentmapper-car/README.md]
-    python train/evaluate.py --category car --tables-only     # regenerate the tables from the JSON
+    python evaluate/evaluate.py --category car --tables-only     # regenerate the tables from the JSON
 
 Systems (all trained on the same training split; defaults are where ``train/run_all.sh`` and
 the baseline scripts put them):
@@ -23,7 +23,7 @@ fixed by ``--seed``). Outputs:
 
 * ``RESULTS/<category>.json``: Table 3 and 5 numbers in the issue's shape, with top-1
   identification beside each Chamfer and means per family, merged with rows (and the
-  ``dit_fit`` of ``train/benchmark.py --results``) other tools wrote there;
+  ``dit_fit`` of ``benchmarks/benchmark.py --results``) other tools wrote there;
   ``RESULTS/<category>_details.json``: failures, view spread,
   Chamfer by yaw, timing by device and how the run was made;
 * ``RESULTS/<category>.md``: the tables (a pure function of the two JSON files), also put
@@ -149,7 +149,7 @@ def same_decoder(a: torch.nn.Module, b: torch.nn.Module, tolerance: float = 1e-2
 
 def build_systems(args: argparse.Namespace) -> tuple[list, dict]:
     """The requested systems, and the settings each one's scores depend on (checked on resume)."""
-    from fit_split_latents import load_decoder
+    from latentmapper.training.split_latents import load_decoder
 
     from latentmapper.features import ClipEmbedder
     from latentmapper.models.baselines import AtlasNet, ImNetBaseline
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None, *, root: str | os.PathLike = ".") -> int
         return 0
     run_info = {"split": args.split, "shapes": len(shapes), "seed": args.seed, "resolution": args.resolution,
                 "unseen_per_shape": args.unseen_per_shape, "emd_points": args.emd_points,
-                "command": " ".join(["train/evaluate.py", *(argv if argv is not None else sys.argv[1:])])}
+                "command": " ".join(["evaluate/evaluate.py", *(argv if argv is not None else sys.argv[1:])])}
     args.results_dir.mkdir(parents=True, exist_ok=True)
     write_results(args.results_dir / f"{args.category}.json", args.results_dir / f"{args.category}_details.json",
                   records, device=args.device, run_info=run_info, families=whole.families())

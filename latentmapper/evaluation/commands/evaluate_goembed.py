@@ -1,6 +1,6 @@
 """Evaluate GOEmbed on the test split from 1 view and from 3 views; write rows ``goembed`` and ``goembed_3views``.
 
-    python train/evaluate_goembed.py --category car --pipeline runs/goembed/car/pipeline
+    python evaluate/evaluate_goembed.py --category car --pipeline runs/goembed/car/pipeline
         [--dataset data/car] [--limit N] [--unseen-sets 2] [--resolution 128] [--seed 0]
         [--work runs/goembed/car/eval] [--results-dir hub_cards/results]
 

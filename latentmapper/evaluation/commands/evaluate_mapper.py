@@ -1,6 +1,6 @@
 """Evaluate single-view reconstruction on the test split: mapper vs nearest neighbour vs DIT oracle.
 
-    python train/evaluate_mapper.py --dataset data/car --features runs/features --autoencoder runs/autoencoder
+    python evaluate/evaluate_mapper.py --dataset data/car --features runs/features --autoencoder runs/autoencoder
         --mapper runs/mapper --dit runs/dit --output runs/eval [--resolution 128] [--limit N]
         [--oracle-latents FILE] [--fit-steps 500] [--fit-samples 8000]
 

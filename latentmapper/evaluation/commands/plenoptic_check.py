@@ -1,6 +1,6 @@
 """Plenoptic-encoding check (the GOEmbed paper's illustrative experiment): GOEmbed vs learned CNN unprojection.
 
-    python train/plenoptic_check.py --dataset data/car --preset cpu --output runs/goembed/plenoptic
+    python evaluate/plenoptic_check.py --dataset data/car --preset cpu --output runs/goembed/plenoptic
         [--representations voxel triplane] [--resume | --overwrite]
 
 For each representation (feature voxel grid, triplane), two encoders of similar size turn a

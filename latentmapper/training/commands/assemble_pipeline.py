@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evaluation", type=Path, default=None,
                         help="markdown table for the model card (e.g. evaluate_mapper.py's evaluation.md)")
     parser.add_argument("--results", type=Path, default=None,
-                        help="results JSON whose dit_fit (train/benchmark.py --results) fills the card's DIT fit")
+                        help="results JSON whose dit_fit (benchmarks/benchmark.py --results) fills the card's DIT fit")
     args = parser.parse_args(argv)
 
     category = args.category or infer_category(args.features)

@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None
 
     if accelerator.is_main_process:
         best = GOEmbedEncoder.from_pretrained(best_dir)
-        from fit_split_latents import load_decoder
+        from latentmapper.training.split_latents import load_decoder
 
         pipe = GOEmbedPipeline(goembed=best, dit=load_decoder(args.latents, "cpu"), category=_category(args.dataset))
         if args.fp16:

@@ -14,7 +14,7 @@ drawn from generators seeded by (seed, step), so ``--resume`` continues exactly.
 
 Every ``eval_every_steps`` the mean IoU (matte > 0.5) is measured on a fixed set of photo-like
 *validation* renders (the first ``val_shapes`` shapes of each dataset, views 1 4 7, the
-default ``PhotoLikeConfig``, as ``train/evaluate_photo_mode.py`` draws them for its
+default ``PhotoLikeConfig``, as ``evaluate/evaluate_photo_mode.py`` draws them for its
 test shapes) next to the classical matting's on the same images (measured once); the best
 model so far is ``OUTPUT/matting/`` (``LearnedMatting.from_pretrained`` and
 ``load_background_remover`` load it). ``OUTPUT/matting_log.json`` holds the history.

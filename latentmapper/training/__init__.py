@@ -1,0 +1,21 @@
+"""What the training stages share, and the stages' commands.
+
+The scripts in ``train/`` (and ``evaluate/``, ``benchmarks/``) only call a command's
+``main()``; everything else lives here, one idea per module:
+
+* ``presets``: a stage's settings (``train/configs/<stage>_<preset>.json`` or ``--config``)
+  with ``--set key=value`` overrides, and the arguments every stage shares;
+* ``devices``: the Accelerator a preset asks for;
+* ``checkpoints``: resumable checkpoints, one format for every stage, written atomically;
+* ``outputs``: finished components and JSON logs, written atomically;
+* ``batches``: shuffled index batches that a resumed run draws again;
+* ``vector_fitting``: the epoch loop of the small vector models (autoencoder, mapper, baselines);
+* ``dit_fitting``: the DIT auto-decoder's training loop; ``sdf_samples``: its per-shape draws;
+* ``split_latents``: DIT codes fitted to the shapes of another split;
+* ``cached_features``, ``latent_codes``, ``autoencoder_codes``: the cached inputs and targets
+  the mapper stages read; ``fixed_views``, ``view_sets``, ``image_training``: image inputs,
+  augmentation, schedules and the caption tokenizer of the image stages;
+* ``commands``: one module per training script, each with ``main(argv)``.
+
+Nothing is imported here: each stage pulls in only what it uses.
+"""
