@@ -49,7 +49,7 @@ def tiny_clip(tmp_path_factory) -> str:
     from transformers.models.clip import CLIPImageProcessorPil
 
     from transformers import CLIPConfig, CLIPModel
-    from latentmapper.training.image_training import build_caption_tokenizer
+    from latentmapper.training.caption_tokenizer import build_caption_tokenizer
 
     from latentmapper.data.templates import PROMPT_TEMPLATES
 

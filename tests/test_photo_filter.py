@@ -66,7 +66,7 @@ def test_filter_keeps_the_category_and_drops_the_outlier():
 
 def _tiny_clip(folder: Path, vision_only: bool = False) -> Path:
     """A tiny full CLIP with a word-level tokenizer, saved as train_encoders.py saves its CLIP."""
-    from latentmapper.training.image_training import build_caption_tokenizer
+    from latentmapper.training.caption_tokenizer import build_caption_tokenizer
     from transformers import CLIPConfig, CLIPModel, CLIPVisionModelWithProjection
     from transformers.models.clip import CLIPImageProcessorPil
 

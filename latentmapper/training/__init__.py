@@ -13,8 +13,10 @@ The scripts in ``train/`` (and ``evaluate/``, ``benchmarks/``) only call a comma
 * ``dit_fitting``: the DIT auto-decoder's training loop; ``sdf_samples``: its per-shape draws;
 * ``split_latents``: DIT codes fitted to the shapes of another split;
 * ``cached_features``, ``latent_codes``, ``autoencoder_codes``: the cached inputs and targets
-  the mapper stages read; ``fixed_views``, ``view_sets``, ``image_training``: image inputs,
-  augmentation, schedules and the caption tokenizer of the image stages;
+  the mapper stages read;
+* ``render_cache``, ``fixed_views``, ``view_sets``: the image stages' inputs; ``augmentation``:
+  their random zoom and rotation; ``caption_tokenizer``: the offline CLIP's tokenizer;
+* ``schedules``: learning rates as functions of the step;
 * ``commands``: one module per training script, each with ``main(argv)``.
 
 Nothing is imported here: each stage pulls in only what it uses.

@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 
 from latentmapper.evaluation.views import fixed_view_index
 from latentmapper.models.baselines import images_to_pixels
-from latentmapper.training.image_training import random_affine
+from latentmapper.training.augmentation import random_affine
 
 
 def fixed_view_pixels(dataset_dir: Path, split: str, image_size: int, grayscale: bool, columns: tuple[str, ...] = (),

@@ -36,7 +36,11 @@ import numpy as np
 import torch
 import trimesh
 
-
+from latentmapper.evaluation.cross import (CONSTANT_CANDIDATES, Gallery, identification_top1,
+                                           most_central)
+from latentmapper.evaluation.figure import FigureRow, make_figure
+from latentmapper.evaluation.results import merge_key, round_score
+from latentmapper.evaluation.shapes import family_of
 from latentmapper.geometry import (
     chamfer_distance,
     chamfer_x1e3,
@@ -45,13 +49,8 @@ from latentmapper.geometry import (
     latent_to_mesh,
     marching_cubes,
 )
-from latentmapper.evaluation.cross import (CONSTANT_CANDIDATES, Gallery, identification_top1,
-                                           most_central)
-from latentmapper.evaluation.results import merge_key, round_score
-from latentmapper.evaluation.shapes import family_of
 from latentmapper.geometry import sample_surface_points
 from latentmapper.geometry.batching import auto_workers, cpu_workers, query_sdf
-from latentmapper.evaluation.figure import FigureRow, make_figure
 from latentmapper.models import DITDecoder, fit_latent
 
 def _box(p: torch.Tensor, centre, half) -> torch.Tensor:

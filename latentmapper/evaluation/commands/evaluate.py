@@ -48,8 +48,6 @@ from pathlib import Path
 
 import torch
 
-from latentmapper.training.latent_codes import load_latents
-
 from latentmapper.atomic import atomic_path
 from latentmapper.evaluation import (SYSTEM_NAMES, AtlasNetSystem, ConstantSystem, Evaluation,
                                      FigureRow, Gallery, ImNetSystem, LatentMapperSystem, NearestNeighbourSystem,
@@ -61,6 +59,7 @@ from latentmapper.evaluation.loop import mesh_path
 from latentmapper.evaluation.tables import (DISPLAY_NAMES, DIT_FIT_END, DIT_FIT_HEADING,
                                             DIT_FIT_START, ordered_systems)
 from latentmapper.evaluation.views import fixed_view_index
+from latentmapper.training.latent_codes import load_latents
 
 
 def parse_args(argv: list[str] | None, root: Path = Path(".")) -> argparse.Namespace:

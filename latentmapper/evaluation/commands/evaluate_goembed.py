@@ -25,15 +25,13 @@ interrupted evaluation resumes; they are refused if made with other settings.
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import time
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
-
-from latentmapper.training.outputs import write_json
 
 from latentmapper.evaluation.loop import SettingsMismatch, check_settings
 from latentmapper.evaluation.results import merge_systems, round_score
@@ -42,6 +40,7 @@ from latentmapper.evaluation.shapes import SplitShapes
 from latentmapper.evaluation.views import render_view, unseen_cameras
 from latentmapper.geometry import EmptySurfaceError
 from latentmapper.goembed_pipeline import GOEmbedPipeline
+from latentmapper.training.outputs import write_json
 
 VIEW_SETS = ("fixed_view", "nine_views", "unseen_views")
 SINGLE = {"fixed_view": [(0.0,)], "nine_views": [(float(y),) for y in range(0, 241, 30)]}

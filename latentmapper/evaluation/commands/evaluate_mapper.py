@@ -34,16 +34,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from latentmapper.training.cached_features import load_feature_split
-from latentmapper.training.latent_codes import load_latents
-from latentmapper.training.outputs import write_json
-from latentmapper.training.autoencoder_codes import encode_bags, load_autoencoder
-from latentmapper.training.split_latents import fit_split_latents, load_decoder, split_sdf_samples
-
 from latentmapper.atomic import atomic_path
 from latentmapper.evaluation import LatentMesher as Mesher
 from latentmapper.evaluation import nearest_training_shapes
 from latentmapper.models import LatentMapper
+from latentmapper.training.autoencoder_codes import encode_bags, load_autoencoder
+from latentmapper.training.cached_features import load_feature_split
+from latentmapper.training.latent_codes import load_latents
+from latentmapper.training.outputs import write_json
+from latentmapper.training.split_latents import fit_split_latents, load_decoder, split_sdf_samples
 
 MAPPER_TARGET_RATIO = 1.5
 

@@ -23,8 +23,8 @@ it finishes, so a rerun skips finished ones (``--overwrite`` redoes them).
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import time
 from pathlib import Path
 
@@ -33,14 +33,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from latentmapper.training.image_training import learning_rate
+from latentmapper.geometry.volume_rendering import RadianceDecoder, render_representation
+from latentmapper.models.goembed import ConvTrunk, GOEmbedEncoder
 from latentmapper.training.devices import make_accelerator
 from latentmapper.training.outputs import write_json
 from latentmapper.training.presets import add_config_arguments, config_from_args
+from latentmapper.training.schedules import warmup_cosine
 from latentmapper.training.view_sets import ViewSet, load_view_set
-
-from latentmapper.geometry.volume_rendering import RadianceDecoder, render_representation
-from latentmapper.models.goembed import ConvTrunk, GOEmbedEncoder
 
 INPUT_VIEWS = (0, 2, 4, 6, 8)  # yaw 0, 60, 120, 180, 240
 HELD_OUT_VIEWS = (1, 3, 5, 7)  # yaw 30, 90, 150, 210
@@ -150,7 +149,7 @@ def train_one(model, train: ViewSet, test: ViewSet, cfg: dict, accelerator, desc
         rows = torch.randperm(len(train.shape_ids), generator=generator)[: cfg["batch_size"]]
         targets = torch.rand(len(rows), train.views.shape[1], generator=generator).argsort(1)[:, : cfg["target_views"]]
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, steps, cfg["lr"], cfg["warmup_steps"])
+            group["lr"] = warmup_cosine(step, steps, cfg["lr"], cfg["warmup_steps"])
         v, p, f = (t.to(device) for t in pick(train, rows, inputs))
         rep = model(v, p, f)
         take = lambda t: t[rows[:, None], targets].to(device)  # noqa: E731

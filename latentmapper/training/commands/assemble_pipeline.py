@@ -23,8 +23,6 @@ import json
 from pathlib import Path
 
 import torch
-
-
 import transformers
 from transformers import AutoImageProcessor
 

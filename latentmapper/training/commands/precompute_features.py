@@ -28,8 +28,8 @@ The autoencoder and mapper epochs then cost a few matrix products. Work is cache
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import shutil
 import time
 import zlib
@@ -40,23 +40,22 @@ import numpy as np
 import torch
 import trimesh
 from PIL import Image
+from datasets import load_from_disk
 from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from latentmapper.training.image_training import random_affine
-from latentmapper.training.cached_features import AUGMENTED_SPLIT, feature_file, novel_views_split
-from latentmapper.training.devices import make_accelerator
-from latentmapper.training.outputs import save_component, write_json
-from latentmapper.training.presets import add_common_arguments, config_from_args
-
-from datasets import load_from_disk
 from latentmapper.atomic import atomic_path
 from latentmapper.data.cameras import OrbitCamera, novel_cameras
 from latentmapper.data.render import render_mesh
 from latentmapper.evaluation.shapes import RenderSettings
 from latentmapper.features import ClipEmbedder, ViTKeyExtractor
 from latentmapper.models.codebook import KeyCodebook, fit_codebook, subsample_descriptors
+from latentmapper.training.augmentation import random_affine
+from latentmapper.training.cached_features import AUGMENTED_SPLIT, feature_file, novel_views_split
+from latentmapper.training.devices import make_accelerator
+from latentmapper.training.outputs import save_component, write_json
+from latentmapper.training.presets import add_common_arguments, config_from_args
 
 SPLITS = ("train", "validation", "test")
 COLUMNS = ["shape_id", "images", "view_yaw"]

@@ -24,14 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from latentmapper.models.baselines import AtlasNet, chamfer_loss, square_grid
 from latentmapper.training.checkpoints import checkpoint_for
 from latentmapper.training.devices import make_accelerator
+from latentmapper.training.fixed_views import augmented, fixed_view_pixels
 from latentmapper.training.outputs import save_component, write_json
 from latentmapper.training.presets import add_common_arguments, config_from_args
 from latentmapper.training.vector_fitting import fit_vector_model
-
-from latentmapper.training.fixed_views import augmented, fixed_view_pixels
-from latentmapper.models.baselines import AtlasNet, chamfer_loss, square_grid
 
 
 def surface_tensor(values: list, count: int) -> torch.Tensor:

@@ -21,14 +21,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from latentmapper.models.autoencoder import DescriptorAutoencoder
 from latentmapper.training.cached_features import load_feature_split
 from latentmapper.training.checkpoints import checkpoint_for
 from latentmapper.training.devices import make_accelerator
 from latentmapper.training.outputs import save_component, write_json
 from latentmapper.training.presets import add_common_arguments, config_from_args
 from latentmapper.training.vector_fitting import fit_vector_model
-
-from latentmapper.models.autoencoder import DescriptorAutoencoder
 
 
 def reconstruction_loss(model: DescriptorAutoencoder, bag: torch.Tensor) -> torch.Tensor:

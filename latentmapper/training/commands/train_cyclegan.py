@@ -33,15 +33,15 @@ from PIL import Image
 from torch import nn
 from tqdm.auto import tqdm
 
+from latentmapper.atomic import atomic_path
+from latentmapper.models.cyclegan import (ImagePool, PatchDiscriminator, ResnetGenerator,
+                                          fp16_megabytes, parameter_count)
 from latentmapper.training.checkpoints import (checkpoint_for, load_checkpoint, load_extra_tensors,
                                                save_checkpoint)
 from latentmapper.training.devices import make_accelerator
 from latentmapper.training.outputs import save_component, write_json
 from latentmapper.training.presets import add_common_arguments, config_from_args
-
-from latentmapper.atomic import atomic_path
-from latentmapper.models.cyclegan import (ImagePool, PatchDiscriminator, ResnetGenerator,
-                                          fp16_megabytes, parameter_count)
+from latentmapper.training.schedules import constant_then_linear
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
@@ -134,14 +134,6 @@ def cyclegan_step(
             "identity": float(identity.detach()), "discriminator": float(loss_d.detach())}
 
 
-def learning_rate(step: int, total: int, base: float, decay_start: float = 0.5) -> float:
-    """CycleGAN's schedule: constant, then linear to zero from ``decay_start`` of the run."""
-    start = int(total * decay_start)
-    if step < start:
-        return base
-    return base * max(0.0, 1.0 - (step - start) / max(1, total - start))
-
-
 def make_optimizers(model: CycleGAN, train: dict):
     betas = tuple(train.get("betas", (0.5, 0.999)))
     return (torch.optim.Adam(model.generator_parameters(), lr=train["lr"], betas=betas),
@@ -218,7 +210,7 @@ def train_cyclegan(config: dict, photos: torch.Tensor, renders: torch.Tensor, ou
     stopped_early = False
     while state["step"] < total:
         step = state["step"]
-        lr = learning_rate(step, total, train["lr"], train.get("decay_start", 0.5))
+        lr = constant_then_linear(step, total, train["lr"], train.get("decay_start", 0.5))
         for optimizer in (opt_g, opt_d):
             for group in optimizer.param_groups:
                 group["lr"] = lr

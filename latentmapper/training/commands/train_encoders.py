@@ -11,7 +11,8 @@ saved in the standard transformers format, where the same loading code reads the
   text) pairs, the text being the shape's caption put in a random prompt template (or the bare
   caption). Views of shapes with the same caption are all positives of each other (soft
   targets), since the procedural captions repeat. Saved with its image processor and a
-  word-level tokenizer built from the captions and templates (see ``image_training.py``).
+  word-level tokenizer built from the captions and templates
+  (``latentmapper.training.caption_tokenizer``).
 * ``OUTPUT/vit/``: a small ViT pre-trained with ``ViTMAEForPreTraining`` (masked autoencoding,
   75% of patches hidden); its encoder is saved as a plain ``ViTModel`` (the weights carry over
   name for name), so keys come from a standard ViT in natural patch order with no masking.
@@ -26,27 +27,28 @@ default 600-shape build (the validation metrics are logged to ``OUTPUT/encoders_
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import time
 from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from datasets import concatenate_datasets, load_from_disk
 from tqdm.auto import tqdm
+from transformers import CLIPConfig, CLIPModel, ViTConfig, ViTMAEConfig, ViTMAEForPreTraining, ViTModel
 
-from latentmapper.training.image_training import build_caption_tokenizer, cache_images, learning_rate, normalize_pixels, random_affine
+from latentmapper.data.templates import PROMPT_TEMPLATES, strip_article
+from latentmapper.training.augmentation import random_affine
 from latentmapper.training.batches import epoch_batches
+from latentmapper.training.caption_tokenizer import build_caption_tokenizer
 from latentmapper.training.checkpoints import checkpoint_for, load_checkpoint, save_checkpoint
 from latentmapper.training.devices import make_accelerator
 from latentmapper.training.outputs import save_component, write_json
 from latentmapper.training.presets import add_common_arguments, config_from_args
-
-from datasets import concatenate_datasets, load_from_disk
-from transformers import CLIPConfig, CLIPModel, ViTConfig, ViTMAEConfig, ViTMAEForPreTraining, ViTModel
-
-from latentmapper.data.templates import PROMPT_TEMPLATES, strip_article
+from latentmapper.training.render_cache import cache_images, normalize_pixels
+from latentmapper.training.schedules import warmup_cosine
 
 
 def _image_processor(kind: str, size: int):
@@ -92,7 +94,7 @@ def run_epochs(
                    disable=not accelerator.is_local_main_process)
         losses = []
         for k in range(state["step_in_epoch"], len(batches)):
-            lr = learning_rate(state["global_step"], total, train["lr"], train.get("warmup_steps", 0))
+            lr = warmup_cosine(state["global_step"], total, train["lr"], train.get("warmup_steps", 0))
             for group in optimizer.param_groups:
                 group["lr"] = lr
             model.train()

@@ -31,16 +31,15 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from latentmapper.training.image_training import learning_rate
+from latentmapper.atomic import atomic_path
+from latentmapper.goembed_pipeline import GOEmbedPipeline
+from latentmapper.models.goembed import GOEmbedEncoder
 from latentmapper.training.checkpoints import checkpoint_for, load_checkpoint, save_checkpoint
 from latentmapper.training.devices import make_accelerator
 from latentmapper.training.latent_codes import load_latents
 from latentmapper.training.outputs import save_component, write_json
 from latentmapper.training.presets import add_common_arguments, config_from_args
-
-from latentmapper.atomic import atomic_path
-from latentmapper.goembed_pipeline import GOEmbedPipeline
-from latentmapper.models.goembed import GOEmbedEncoder
+from latentmapper.training.schedules import warmup_cosine
 from latentmapper.training.view_sets import ViewSet, load_view_set
 
 VALIDATION_VIEWS = {"1_view": (0,), "3_views": (0, 3, 6)}  # view indices: yaw 0; yaw 0, 90, 180
@@ -179,7 +178,7 @@ def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None
         rows = torch.randperm(len(train.shape_ids), generator=generator)[:batch_size]
         k = int(torch.randint(1, max_views + 1, (1,), generator=generator))
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(state["step"], steps, train_cfg["lr"], train_cfg["warmup_steps"])
+            group["lr"] = warmup_cosine(state["step"], steps, train_cfg["lr"], train_cfg["warmup_steps"])
         loss, parts = training_loss(model, train, train_targets, rows, k, train_cfg, generator, device)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss, inputs=params_list)  # not the origin: its gradient is never used

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from latentmapper.models.mapper import LatentMapper
 from latentmapper.training.autoencoder_codes import encode_bags, load_autoencoder
 from latentmapper.training.cached_features import AUGMENTED_SPLIT, FeatureSplit, feature_file, load_feature_split, novel_views_split
 from latentmapper.training.checkpoints import checkpoint_for
@@ -34,8 +35,6 @@ from latentmapper.training.latent_codes import load_latents
 from latentmapper.training.outputs import save_component, write_json
 from latentmapper.training.presets import add_common_arguments, config_from_args
 from latentmapper.training.vector_fitting import fit_vector_model
-
-from latentmapper.models.mapper import LatentMapper
 
 
 def rows_with_latents(split: FeatureSplit, latents: dict[str, torch.Tensor], codes: torch.Tensor):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import math
 import time
 from pathlib import Path
 
@@ -34,15 +33,15 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
-from latentmapper.training.checkpoints import checkpoint_for, load_checkpoint, save_checkpoint
-from latentmapper.training.devices import make_accelerator
-from latentmapper.training.outputs import save_component, write_json
-from latentmapper.training.presets import add_common_arguments, config_from_args
-
 from latentmapper.photo.framing import render_mask
 from latentmapper.photo.learned_matting import matte_logits, matting_unet, to_model_input
 from latentmapper.photo.matting import ClassicalMatting
 from latentmapper.photo.photo_like import PhotoLikeConfig, synthesize_photo_like
+from latentmapper.training.checkpoints import checkpoint_for, load_checkpoint, save_checkpoint
+from latentmapper.training.devices import make_accelerator
+from latentmapper.training.outputs import save_component, write_json
+from latentmapper.training.presets import add_common_arguments, config_from_args
+from latentmapper.training.schedules import warmup_cosine
 
 VALIDATION_VIEWS = (1, 4, 7)
 
@@ -122,12 +121,6 @@ def matting_loss(logits: torch.Tensor, target: torch.Tensor, dice_weight: float 
     return bce + dice_weight * (1 - dice).mean()
 
 
-def learning_rate(step: int, total: int, base: float, warmup: int) -> float:
-    if step < warmup:
-        return base * (step + 1) / warmup
-    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
-
-
 @torch.no_grad()
 def predict(unet, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """(B, S, S) bool mattes (probability > 0.5) of uint8 images."""
@@ -190,7 +183,7 @@ def train_matting(config: dict, renders: np.ndarray, val_images: np.ndarray, val
     while state["step"] < total:
         step = state["step"]
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, total, train["lr"], train.get("warmup_steps", 100))
+            group["lr"] = warmup_cosine(step, total, train["lr"], train.get("warmup_steps", 100), final_fraction=0.0)
         rng = np.random.default_rng([seed, step])
         images, mattes = training_batch(renders, batch_size, rng, photo, train.get("clean_probability", 0.1))
         model.train()
