@@ -100,7 +100,7 @@ def _tiny_config() -> dict:
 
 
 def test_a_tiny_cyclegan_trains_with_falling_cycle_loss():
-    from latentmapper.training.commands.train_cyclegan import CycleGAN, cyclegan_step, make_optimizers
+    from latentmapper.training.cyclegan_fitting import CycleGAN, cyclegan_step, make_optimizers
 
     torch.manual_seed(0)
     config = _tiny_config()

@@ -90,7 +90,7 @@ def test_key_hooks_one_tensor_per_layer(kind, tmp_path):
 def test_vitmae_keys_match_the_converted_vit(tmp_path):
     """The MAE encoder saved as a plain ViTModel gives the same keys, in the same patch order."""
     from transformers import ViTMAEForPreTraining
-    from latentmapper.training.commands.train_encoders import mae_encoder_as_vit
+    from latentmapper.training.encoder_fitting import mae_encoder_as_vit
 
     path = _save_vit("vit_mae", tmp_path)
     mae_keys = ViTKeyExtractor.from_pretrained(path, device="cpu")

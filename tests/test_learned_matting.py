@@ -39,7 +39,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_a_tiny_matting_unet_trains_with_falling_loss():
-    from latentmapper.training.commands.train_matting import matting_loss, training_batch
+    from latentmapper.training.matting_fitting import matting_loss, training_batch
     from latentmapper.photo import PhotoLikeConfig
     from latentmapper.photo.learned_matting import matte_logits, to_model_input
 

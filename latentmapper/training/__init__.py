@@ -11,6 +11,8 @@ The scripts in ``train/`` (and ``evaluate/``, ``benchmarks/``) only call a comma
 * ``batches``: shuffled index batches that a resumed run draws again;
 * ``vector_fitting``: the epoch loop of the small vector models (autoencoder, mapper, baselines);
 * ``dit_fitting``: the DIT auto-decoder's training loop; ``sdf_samples``: its per-shape draws;
+* ``encoder_fitting``, ``matting_fitting``, ``cyclegan_fitting``: the loops of the offline
+  encoders, the photo-mode matting U-Net and the real-to-synthetic translator;
 * ``split_latents``: DIT codes fitted to the shapes of another split;
 * ``cached_features``, ``latent_codes``, ``autoencoder_codes``: the cached inputs and targets
   the mapper stages read;
