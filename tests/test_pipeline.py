@@ -102,7 +102,7 @@ def test_unknown_repo_id_offline_says_so():
 
 
 def test_fp16_weights_load_as_float32(tmp_path):
-    from latentmapper.training.commands.assemble_pipeline import halve_parameters
+    from latentmapper.training.assembly import halve_parameters
 
     pipe = build_tiny_pipeline()
     image = _image(4)
