@@ -64,7 +64,7 @@ def test_checkpoint_with_several_optimizers_and_extra_tensors(tmp_path):
 
     (tmp_path / "old").mkdir()  # the format before the shared one: a clear error, not a KeyError
     (tmp_path / "old" / "state.json").write_text(json.dumps({"epoch": 3, "optimizer": {}}))
-    with pytest.raises(SystemExit, match="--overwrite"):
+    with pytest.raises(SystemExit, match="cannot be resumed"):
         load_checkpoint(tmp_path / "old", other, restored)
 
 

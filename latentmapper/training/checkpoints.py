@@ -79,8 +79,8 @@ def read_state(folder: Path) -> dict:
     """The stage's state of a checkpoint (without the optimizers), e.g. to rebuild its model first."""
     state = json.loads((Path(folder) / STATE_FILE).read_text())
     if "optimizers" not in state:
-        raise SystemExit(f"{folder} was written by an older version of the training scripts: "
-                         "pass --overwrite to start again")
+        raise SystemExit(f"{folder} was written by an older version of the training scripts and cannot be "
+                         "resumed: start the stage again (without --resume, or with --overwrite)")
     state.pop("optimizers")
     return state
 
