@@ -5,9 +5,9 @@ draws ``samples_per_shape`` fresh samples per shape (:mod:`latentmapper.training
 Adam runs with separate learning rates for warper, template and codes, each halved every
 ``lr_decay_interval`` epochs. On a CPU the shapes of each batch are split over
 single-threaded worker threads (``cpu_workers``, default one per core), which keeps a small
-shared CPU busy where PyTorch's own threads stall. Checkpoints (:mod:`latentmapper.training.checkpoints`)
-and per-epoch seeds make a resumed run repeat an uninterrupted one exactly; ``max_minutes``
-stops early, writing all outputs, when time runs out.
+shared CPU busy where PyTorch's own threads stall. Checkpoints
+(:mod:`latentmapper.training.checkpoints`) and per-epoch seeds make a resumed run repeat an
+uninterrupted one exactly; ``max_minutes`` stops early, writing all outputs, when time runs out.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from latentmapper.models.dit_losses import DITLossConfig, dit_loss
 from latentmapper.training.checkpoints import load_checkpoint, read_state, save_checkpoint
 from latentmapper.training.latent_codes import save_latents
 from latentmapper.training.sdf_samples import SampleDrawer, load_training_shapes
-
 
 TRAINING_DEFAULTS = {
     "epochs": 2001,
@@ -72,6 +71,7 @@ def dit_settings(config: dict) -> dict:
 
 
 def loss_config(config: dict) -> DITLossConfig:
+    """The objective's settings of a config (tuples where the dataclass wants them)."""
     loss = dict(config["training"]["loss"])
     for key in ("curriculum_eps", "curriculum_lambda"):
         if key in loss:
@@ -87,6 +87,7 @@ def _rewrite_log(log_path: Path, last_epoch: int) -> None:
     keep = [line for line in lines if json.loads(line).get("epoch", 0) <= last_epoch]
     with atomic_path(log_path) as tmp:
         tmp.write_text("".join(line + "\n" for line in keep))
+
 
 def write_outputs(output: Path, decoder, codes: torch.Tensor, shape_ids: list[str]) -> None:
     """The trained decoder and the per-shape latents, each written atomically."""

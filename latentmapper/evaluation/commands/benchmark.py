@@ -53,6 +53,7 @@ from latentmapper.geometry import sample_surface_points
 from latentmapper.geometry.batching import auto_workers, cpu_workers, query_sdf
 from latentmapper.models import DITDecoder, fit_latent
 
+
 def _box(p: torch.Tensor, centre, half) -> torch.Tensor:
     q = (p - torch.tensor(centre)).abs() - torch.tensor(half)
     return q.clamp(min=0).norm(dim=-1) + q.max(dim=-1).values.clamp(max=0)

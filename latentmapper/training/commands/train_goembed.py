@@ -39,6 +39,7 @@ from latentmapper.training.presets import add_common_arguments, config_from_args
 from latentmapper.training.split_latents import load_decoder
 from latentmapper.training.view_sets import load_view_set
 
+
 def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", required=True, type=Path, help="built dataset (python -m latentmapper.data build)")
