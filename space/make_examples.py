@@ -14,16 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from latentmapper.atomic import atomic_path  # noqa: E402
-from latentmapper.data.build import shape_seeds, split_of  # noqa: E402
-from latentmapper.data.records import RecordConfig, procedural_record  # noqa: E402
+from latentmapper.atomic import atomic_path
+from latentmapper.data.build import shape_seeds, split_of
+from latentmapper.data.records import RecordConfig, procedural_record
 
 CATEGORIES = ("car", "airplane")
 # Two yaws per shape; together they visit front, sides and back of the 0..240 training arc.

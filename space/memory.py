@@ -1,6 +1,6 @@
 """Keep the Space's resident memory bounded under concurrent requests.
 
-Measured with ``train/benchmark_space.py --load-test 16`` (16 requests at once, 7000x7000
+Measured with ``benchmarks/benchmark_space.py --load-test 16`` (16 requests at once, 7000x7000
 uploads, photo mode): the largest allocation of a request is the decoded upload itself
 (0.15-0.2 GB for 7000x7000, before ``latentmapper.image_io`` reduces it), and two decoded
 at once pushed the peak past the 1.2 GB target; so images are read one request at a time

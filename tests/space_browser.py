@@ -1,6 +1,6 @@
 """Headless Chromium for the Space: start it, click an example, time the mesh into the viewer.
 
-Used by ``tests/test_space_app.py`` and ``train/benchmark_space.py``. Chromium and its driver
+Used by ``tests/test_space_app.py`` and ``benchmarks/benchmark_space.py``. Chromium and its driver
 are the Debian packages (``tests/install_browser.sh``); selenium is pointed at
 ``/usr/bin/chromedriver``, so it never downloads a driver, and every network feature that
 would phone home is off (the machine has no network).

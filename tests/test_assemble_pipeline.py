@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,6 @@ import torch
 
 from conftest import build_tiny_pipeline
 from latentmapper import LatentMapperPipeline
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
 
 
 def _run_folders(root: Path, pipe: LatentMapperPipeline) -> dict[str, Path]:
@@ -39,14 +36,14 @@ def _run_folders(root: Path, pipe: LatentMapperPipeline) -> dict[str, Path]:
 def test_assembles_a_loadable_fp16_pipeline(tmp_path):
     from transformers import CLIPVisionModelWithProjection
 
-    from assemble_pipeline import main
+    from latentmapper.training.commands.assemble_pipeline import main
 
     reference = build_tiny_pipeline()
     folders = _run_folders(tmp_path / "run", reference)
     argv = [arg for name, path in folders.items() for arg in (f"--{name}", str(path))]
     evaluation = tmp_path / "evaluation.md"
     evaluation.write_text("| method | Chamfer |\n| --- | --- |\n| 3D-LatentMapper | 4.9 |\n")
-    results = tmp_path / "car.json"  # the DIT's fit (train/benchmark.py --results) for the card's DIT fit section
+    results = tmp_path / "car.json"  # the DIT's fit (benchmarks/benchmark.py --results) for the card's DIT fit section
     results.write_text(json.dumps({"systems": {}, "dit_fit": {"oracle_test": {
         "shapes": 60, "chamfer_x1e3": 4.4, "identification_top1": 0.5,
         "constant": {"shapes": 60, "chamfer_x1e3": 6.1, "identification_top1": 0.0167}}}}))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,6 @@ from latentmapper.data.build import build_dataset
 from latentmapper.geometry import chamfer_distance
 from latentmapper.models.baselines import AtlasNet, ImNetBaseline, chamfer_loss, images_to_pixels, square_grid
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
 
 TINY_RESNET = dict(image_size=32, embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1])
 
@@ -137,7 +135,7 @@ def _config(tmp_path: Path, name: str, data: dict) -> str:
 
 
 def test_train_imnet_baseline_script(tiny_run, tmp_path):
-    import train_imnet_baseline
+    from latentmapper.training.commands import train_imnet_baseline
 
     config = _config(tmp_path, "imnet", {
         "device": "cpu", "seed": 0, "model": {**TINY_RESNET, "grayscale": True, "head_hidden_size": 16, "dropout": 0.0},
@@ -156,7 +154,7 @@ def test_train_imnet_baseline_script(tiny_run, tmp_path):
 
 
 def test_train_atlasnet_script(tiny_run, tmp_path):
-    import train_atlasnet
+    from latentmapper.training.commands import train_atlasnet
 
     config = _config(tmp_path, "atlasnet", {
         "device": "cpu", "seed": 0,
@@ -174,7 +172,7 @@ def test_train_atlasnet_script(tiny_run, tmp_path):
 
 
 def test_augmentation_is_a_function_of_the_batch():
-    from train_imnet_baseline import augmented
+    from latentmapper.training.fixed_views import augmented
 
     pixels = (torch.rand(4, 1, 16, 16) * 255).to(torch.uint8)
     rows = torch.tensor([3, 1, 0, 2])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,6 @@ from PIL import Image, ImageDraw
 
 from latentmapper.models.cyclegan import ImagePool, PatchDiscriminator, ResnetGenerator, parameter_count
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))  # the scripts import their helpers flat
 
 TINY = dict(image_size=32, ngf=4, num_downsamplings=2, num_res_blocks=1, max_channels=16)
 
@@ -102,7 +100,7 @@ def _tiny_config() -> dict:
 
 
 def test_a_tiny_cyclegan_trains_with_falling_cycle_loss():
-    from train_cyclegan import CycleGAN, cyclegan_step, make_optimizers
+    from latentmapper.training.cyclegan_fitting import CycleGAN, cyclegan_step, make_optimizers
 
     torch.manual_seed(0)
     config = _tiny_config()
@@ -125,7 +123,7 @@ def _folder(path: Path, count: int, color) -> Path:
 
 
 def test_training_script_writes_the_translator_and_resumes(tmp_path):
-    import train_cyclegan
+    from latentmapper.training.commands import train_cyclegan
 
     photos, renders = _folder(tmp_path / "photos", 5, (40, 90, 30)), _folder(tmp_path / "renders", 3, (90, 90, 200))
     config = _tiny_config()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,6 @@ from latentmapper.models.dit_losses import (
     soft_l1,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(latent_size=8, warp_hidden_size=16, warp_steps=4, curriculum_levels=4, template_dims=[32, 32, 32])
 
 
@@ -199,14 +196,6 @@ def test_fit_latent_recovers_a_code(overfitted):
     assert torch.get_num_threads() == 1  # restored
 
 
-def load_train_module():
-    spec = importlib.util.spec_from_file_location("train_dit", ROOT / "train" / "train_dit.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["train_dit"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 def tiny_dataset(path: Path) -> None:
     import datasets
 
@@ -241,7 +230,8 @@ def tiny_dataset(path: Path) -> None:
 def test_training_script_writes_outputs_and_resumes_exactly(tmp_path):
     from safetensors.torch import load_file
 
-    train_dit = load_train_module()
+    from latentmapper.training.commands import train_dit
+
     tiny_dataset(tmp_path / "data")
     config = {
         "model": {**TINY, "template_dropout_prob": 0.0},
@@ -283,7 +273,8 @@ def test_training_script_writes_outputs_and_resumes_exactly(tmp_path):
 def test_threaded_step_gives_the_batch_gradient():
     from concurrent.futures import ThreadPoolExecutor
 
-    train_dit = load_train_module()
+    from latentmapper.training.dit_fitting import threaded_step
+
     decoder = tiny_decoder(template_dropout_prob=0.0)
     scramble_warp(decoder)
     codes = torch.nn.Embedding(5, 8, max_norm=1.0)
@@ -295,7 +286,7 @@ def test_threaded_step_gives_the_batch_gradient():
     for p in (*decoder.parameters(), *codes.parameters()):
         p.grad = None
     with ThreadPoolExecutor(2) as pool:
-        threaded = train_dit.threaded_step(decoder, codes, index, data, 3, cfg, pool, 2)
+        threaded = threaded_step(decoder, codes, index, data, 3, cfg, pool, 2)
     got = [p.grad for p in (*decoder.parameters(), *codes.parameters())]
     assert torch.allclose(threaded["loss"], terms["loss"].detach(), atol=1e-7)
     for a, b in zip(got, expected):
@@ -303,22 +294,23 @@ def test_threaded_step_gives_the_batch_gradient():
 
 
 def test_sample_drawer_takes_its_far_share_beyond_the_clamp():
-    train_dit = load_train_module()
+    from latentmapper.training.sdf_samples import SampleDrawer
+
     gen = torch.Generator().manual_seed(0)
     sdf = torch.cat([torch.full((300,), -0.05), torch.full((600,), 0.02), torch.full((100,), 0.5)])
     samples = [torch.cat([torch.randn(1000, 3, generator=gen), sdf[:, None]], dim=1)]
 
-    plain = train_dit.SampleDrawer(samples, 400, balanced=True).draw(0, gen)
+    plain = SampleDrawer(samples, 400, balanced=True).draw(0, gen)
     assert (plain[:, 3] < 0).sum() == 200  # balanced: half inside
     assert (plain[:, 3] > 0.1).sum() < 60  # far points only as often as among the outside ones (1 in 7)
 
-    drawn = train_dit.SampleDrawer(samples, 400, balanced=True, far_fraction=0.25, far_distance=0.1).draw(0, gen)
+    drawn = SampleDrawer(samples, 400, balanced=True, far_fraction=0.25, far_distance=0.1).draw(0, gen)
     assert drawn.shape == (400, 4)
     assert (drawn[:, 3] > 0.1).sum() >= 100  # the far share, plus what the outside half happens to hold
     assert (drawn[:, 3] < 0).sum() == 150  # the rest still balanced
 
     with pytest.raises(ValueError, match="far_fraction"):
-        train_dit.SampleDrawer(samples, 400, balanced=True, far_fraction=1.0)
+        SampleDrawer(samples, 400, balanced=True, far_fraction=1.0)
 
 
 def test_latent_correction_adds_to_the_template_on_every_path():
@@ -389,7 +381,9 @@ def test_pca_codes_start_similar_shapes_close():
 def test_training_script_with_pca_codes_and_a_correction(tmp_path):
     from latentmapper.models.code_init import pca_codes
 
-    train_dit = load_train_module()
+    from latentmapper.training.commands import train_dit
+    from latentmapper.training.sdf_samples import load_training_shapes
+
     tiny_dataset(tmp_path / "data")
     config = {
         "model": {**TINY, "template_dropout_prob": 0.0, "correction_dims": [16, 16]},
@@ -399,7 +393,7 @@ def test_training_script_with_pca_codes_and_a_correction(tmp_path):
     (tmp_path / "tiny.json").write_text(json.dumps(config))
     out = train_dit.main(["--dataset", str(tmp_path / "data"), "--config", str(tmp_path / "tiny.json"), "--cpu",
                           "--output", str(tmp_path / "run"), "--epochs", "0"])
-    ids, samples = train_dit.load_training_shapes(str(tmp_path / "data"))
+    ids, samples = load_training_shapes(str(tmp_path / "data"))
     from safetensors.torch import load_file
 
     start = load_file(str(out / "latents.safetensors"))  # no epoch run: the initial codes

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,6 @@ from latentmapper.evaluation.views import render_view
 from latentmapper.geometry import chamfer_distance, chamfer_x1e3, emd_x1e2, latent_to_mesh, sample_surface_points
 from latentmapper.models.baselines import AtlasNet, ImNetBaseline
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
 
 TINY_RESNET = dict(image_size=32, embedding_size=8, hidden_sizes=(8, 16), depths=(1, 1))
 SYSTEMS = ["latentmapper", "imnet", "atlasnet25", "nearest_neighbour", "oracle", "constant"]
@@ -84,7 +82,7 @@ def _evaluate_args(data: Path, models: Path, out: Path, *extra: str) -> list[str
 
 # ---- every system end to end -------------------------------------------------------------------
 def test_every_system_end_to_end_merges_results_and_resumes(tiny_dataset, tiny_models, tmp_path, monkeypatch):
-    import evaluate
+    from latentmapper.evaluation.commands import evaluate
 
     results_dir = tmp_path / "results"
     results_dir.mkdir()
@@ -201,7 +199,7 @@ def test_latentmapper_system_counts_the_pipeline_stages_also_without_a_surface(t
 
 
 def test_missing_baseline_gets_a_clear_error(tiny_dataset, tiny_models, tmp_path):
-    import evaluate
+    from latentmapper.evaluation.commands import evaluate
 
     args = _evaluate_args(tiny_dataset, tiny_models, tmp_path, "--systems", "imnet", "--imnet", str(tmp_path / "none"))
     with pytest.raises(SystemExit, match="train_imnet_baseline.py"):
@@ -348,7 +346,7 @@ def test_merge_keeps_other_rows_and_rejects_bad_files(tmp_path):
 
 
 def test_shards_split_the_shapes_between_processes(tiny_dataset):
-    import evaluate
+    from latentmapper.evaluation.commands import evaluate
 
     every = SplitShapes(tiny_dataset, "train").shape_ids
     shards = [SplitShapes(tiny_dataset, "train", shard=(i, 2)).shape_ids for i in range(2)]
@@ -523,7 +521,7 @@ def test_new_rows_and_tables_render_and_old_files_keep_their_text():
 @pytest.mark.parametrize("category", ["car", "airplane"])
 def test_committed_results_still_load_and_regenerate_their_tables(category, tmp_path):
     """The shipped results files predate issue 17: --tables-only still works on them and gives their text."""
-    import evaluate
+    from latentmapper.evaluation.commands import evaluate
 
     shipped = Path(__file__).resolve().parents[1] / "hub_cards" / "results"
     for name in (f"{category}.json", f"{category}_details.json"):
@@ -533,7 +531,7 @@ def test_committed_results_still_load_and_regenerate_their_tables(category, tmp_
 
 
 def test_model_cards_get_the_dit_fit_when_the_results_have_it(tmp_path):
-    import evaluate
+    from latentmapper.evaluation.commands import evaluate
 
     from latentmapper.pipelines.model_card import NO_DIT_FIT, render_model_card
 
@@ -571,7 +569,7 @@ def test_model_cards_get_the_dit_fit_when_the_results_have_it(tmp_path):
 
 
 def test_benchmark_fit_summary_by_hand():
-    import benchmark
+    from latentmapper.evaluation.commands import benchmark
 
     rng = np.random.default_rng(0)
     shapes = [{"id": f"s{i}", "family": "van" if i == 3 else "sedan", "gt": rng.normal(size=(300, 3)) + 3 * i}
@@ -591,7 +589,7 @@ def test_benchmark_fit_summary_by_hand():
 
 def test_benchmark_reports_the_collapsed_tiny_dit_against_the_constant(tiny_dataset, tiny_models, tmp_path):
     """The tiny DIT decodes every code to one octahedron: its identification is 1 in N, like the constant's."""
-    import benchmark
+    from latentmapper.evaluation.commands import benchmark
     from latentmapper.models import DITDecoder
 
     results = tmp_path / "car.json"
@@ -614,7 +612,7 @@ def test_benchmark_reports_the_collapsed_tiny_dit_against_the_constant(tiny_data
 def test_benchmark_reports_what_the_latent_correction_carries(tiny_dataset, tiny_models, tmp_path):
     """A correction that is a constant -0.03 everywhere: its magnitude near the surface is 0.03, the
     warp + template alone give the plain octahedron back, and the figure shows both."""
-    import benchmark
+    from latentmapper.evaluation.commands import benchmark
     import PIL.Image
     from latentmapper.models import DITDecoder
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,6 @@ from latentmapper.features import (ClipEmbedder, KeyCodebook, ViTKeyExtractor, b
                                    capture_keys, fit_codebook)
 from latentmapper.features.codebook import fit_kmeans, subsample_descriptors
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))  # the scripts import their helpers flat
 
 IMAGE, PATCH, HIDDEN, LAYERS = 32, 8, 32, 3
 TINY = dict(hidden_size=HIDDEN, num_hidden_layers=LAYERS, num_attention_heads=2, intermediate_size=64,
@@ -51,7 +49,7 @@ def tiny_clip(tmp_path_factory) -> str:
     from transformers.models.clip import CLIPImageProcessorPil
 
     from transformers import CLIPConfig, CLIPModel
-    from image_training import build_caption_tokenizer
+    from latentmapper.training.caption_tokenizer import build_caption_tokenizer
 
     from latentmapper.features import PROMPT_TEMPLATES
 
@@ -92,7 +90,7 @@ def test_key_hooks_one_tensor_per_layer(kind, tmp_path):
 def test_vitmae_keys_match_the_converted_vit(tmp_path):
     """The MAE encoder saved as a plain ViTModel gives the same keys, in the same patch order."""
     from transformers import ViTMAEForPreTraining
-    from train_encoders import mae_encoder_as_vit
+    from latentmapper.training.encoder_fitting import mae_encoder_as_vit
 
     path = _save_vit("vit_mae", tmp_path)
     mae_keys = ViTKeyExtractor.from_pretrained(path, device="cpu")

@@ -1,7 +1,6 @@
 """GOEmbed: the gradient-origin embedding, its second-order training path, and the pipeline around it."""
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,6 @@ from latentmapper import GOEmbedPipeline
 from latentmapper.models.goembed import GOEmbedEncoder
 from latentmapper.pipelines import PipelineLoadError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))  # the scripts import their helpers flat
 
 YAWS = (0.0, 120.0, 240.0)
 TINY = {
@@ -182,9 +180,9 @@ def test_training_evaluation_and_plenoptic_scripts(tmp_path, tiny_record_config)
 
     from latentmapper.data.build import build_dataset
 
-    import evaluate_goembed
-    import plenoptic_check
-    import train_goembed
+    from latentmapper.evaluation.commands import evaluate_goembed
+    from latentmapper.evaluation.commands import plenoptic_check
+    from latentmapper.training.commands import train_goembed
 
     data = tmp_path / "car"
     build_dataset("car", 4, data, config=tiny_record_config, num_workers=1, progress=False)
@@ -196,7 +194,7 @@ def test_training_evaluation_and_plenoptic_scripts(tmp_path, tiny_record_config)
              for split in ("train", "validation") for sid in dataset[split]["shape_id"]}
     save_file(codes, str(tmp_path / "dit" / "latents.safetensors"))
 
-    config = json.loads((Path(train_goembed.__file__).parent / "configs" / "goembed_cpu.json").read_text())
+    config = json.loads((Path(__file__).resolve().parents[1] / "train" / "configs" / "goembed_cpu.json").read_text())
     config["model"].update(resolution=8, feature_dim=4, channels=[8, 16], head_channels=4, head_hidden_size=16,
                            image_size=16, samples_per_ray=8, decode_representation=True)
     config["training"].update(steps=4, batch_size=2, eval_every=2, warmup_steps=1, rerender_weight=0.5)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,6 @@ from latentmapper.photo import (SHIPPED_MATTING, LearnedMatting, load_background
                                 synthesize_photo_like)
 from latentmapper.photo.learned_matting import letterbox, matting_unet
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))  # the scripts import their helpers flat
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "space" / "examples"
 
@@ -41,7 +39,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_a_tiny_matting_unet_trains_with_falling_loss():
-    from train_matting import matting_loss, training_batch
+    from latentmapper.training.matting_fitting import matting_loss, training_batch
     from latentmapper.photo import PhotoLikeConfig
     from latentmapper.photo.learned_matting import matte_logits, to_model_input
 
@@ -107,7 +105,7 @@ def _tiny_dataset(path: Path) -> None:
 
 
 def test_training_script_writes_the_best_matting_model_and_resumes(tmp_path):
-    import train_matting
+    from latentmapper.training.commands import train_matting
 
     _tiny_dataset(tmp_path / "data")
     config = {"device": "cpu", "num_threads": 1, "seed": 0, "checkpoint_every_steps": 3, "val_shapes": 2,

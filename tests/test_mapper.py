@@ -4,7 +4,6 @@ training scripts end to end (encoders -> features -> autoencoder -> mapper) on a
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,6 @@ from PIL import Image, ImageDraw
 from latentmapper.models import DescriptorAutoencoder, LatentMapper
 
 TRAIN_DIR = Path(__file__).resolve().parent.parent / "train"
-sys.path.insert(0, str(TRAIN_DIR))  # the scripts import their helpers flat
 
 
 def _overfit(model: torch.nn.Module, loss_fn, steps: int = 300, lr: float = 3e-3) -> float:
@@ -66,7 +64,7 @@ def test_mapper_shapes_overfit_and_roundtrip(tmp_path):
 
 
 def test_checkpoint_round_trip_without_pickles(tmp_path):
-    from stage_utils import load_checkpoint, save_checkpoint
+    from latentmapper.training.checkpoints import load_checkpoint, save_checkpoint
 
     torch.manual_seed(0)
     model = LatentMapper(latent_size=4, code_dim=3, clip_dim=2, hidden_size=8)
@@ -135,13 +133,13 @@ def _config(tmp_path: Path, stage: str, **changes) -> str:
 
 
 def test_training_scripts_end_to_end(tmp_path):
-    import precompute_features
-    import train_autoencoder
-    import train_encoders
-    import train_mapper
+    from latentmapper.training.commands import precompute_features
+    from latentmapper.training.commands import train_autoencoder
+    from latentmapper.training.commands import train_encoders
+    from latentmapper.training.commands import train_mapper
     from safetensors import safe_open
     from safetensors.torch import save_file
-    from stage_utils import load_feature_split
+    from latentmapper.training.cached_features import load_feature_split
 
     data = tmp_path / "data"
     _tiny_dataset(data)
@@ -250,7 +248,7 @@ def test_training_scripts_end_to_end(tmp_path):
 
 
 def test_evaluation_nearest_neighbour_and_summary():
-    from evaluate_mapper import markdown_table, nearest_training_shapes, summarize
+    from latentmapper.evaluation.commands.evaluate_mapper import markdown_table, nearest_training_shapes, summarize
 
     train = F.normalize(torch.randn(4, 3, 8), dim=-1)
     test = train[[2, 0]] + 0.01 * torch.randn(2, 3, 8)  # test shape 0 looks like training shape 2, 1 like 0

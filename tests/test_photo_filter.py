@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +13,6 @@ from PIL import Image
 from latentmapper.features.prompt_templates import PROMPT_TEMPLATES
 from latentmapper.cli.data import main
 from latentmapper.data.photo_filter import rejected_path, template_distances, threshold_distances
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))  # the scripts import their helpers flat
 
 
 class DirectionEmbedder:
@@ -69,7 +66,7 @@ def test_filter_keeps_the_category_and_drops_the_outlier():
 
 def _tiny_clip(folder: Path, vision_only: bool = False) -> Path:
     """A tiny full CLIP with a word-level tokenizer, saved as train_encoders.py saves its CLIP."""
-    from image_training import build_caption_tokenizer
+    from latentmapper.training.caption_tokenizer import build_caption_tokenizer
     from transformers import CLIPConfig, CLIPModel, CLIPVisionModelWithProjection
     from transformers.models.clip import CLIPImageProcessorPil
 

@@ -21,8 +21,6 @@ from latentmapper.image_io import InvalidImageError
 from latentmapper import LatentMapperPipeline, LatentMapperPipelineOutput
 from latentmapper.pipelines.pipeline_files import HUB_ALLOW_PATTERNS, HUB_IGNORE_PATTERNS, PipelineLoadError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
-
 
 def _image(seed: int = 0, size=(40, 48)) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (*size, 3), dtype=np.uint8)
@@ -104,7 +102,7 @@ def test_unknown_repo_id_offline_says_so():
 
 
 def test_fp16_weights_load_as_float32(tmp_path):
-    from assemble_pipeline import halve_parameters
+    from latentmapper.training.assembly import halve_parameters
 
     pipe = build_tiny_pipeline()
     image = _image(4)

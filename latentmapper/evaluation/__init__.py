@@ -1,11 +1,11 @@
 """Evaluation of single-view reconstruction (paper Tables 3 and 5): systems, views, metrics, tables, figure.
 
-``train/evaluate.py`` puts these together: :class:`Evaluation` runs every system over the
-views of every test shape (resumable), :func:`write_results` merges the summaries into
-``hub_cards/results/<category>.json``, :func:`results_markdown` makes the tables from that
-file and :func:`make_figure` the input / prediction / ground-truth grid. ``cross`` holds what
-keeps a collapsed latent space from hiding behind a mean Chamfer: the constant answer and
-top-1 identification.
+``evaluate/evaluate.py`` (:mod:`latentmapper.evaluation.commands.evaluate`) puts these together:
+:class:`Evaluation` runs every system over the views of every test shape (resumable),
+:func:`write_results` merges the summaries into ``hub_cards/results/<category>.json``,
+:func:`results_markdown` makes the tables from that file and :func:`make_figure` the input /
+prediction / ground-truth grid. ``cross`` holds what keeps a collapsed latent space from hiding
+behind a mean Chamfer: the constant answer and top-1 identification.
 """
 
 from .cross import Gallery, central_training_shape, identification_top1, most_central

@@ -10,7 +10,7 @@ The results file has exactly the issue's shape, one entry per system::
 ``identification_top1`` (see ``cross``) is None for records without cross distances, and
 ``by_family`` is there when the shapes' families are known. ``dit_fit`` (how well the DIT
 reconstructs training shapes from their codes and test shapes by fitting, against the
-constant answer) is written by ``train/benchmark.py --results``. Older files lack these keys
+constant answer) is written by ``benchmarks/benchmark.py --results``. Older files lack these keys
 and still load. Other tools write rows into the same file (e.g. ``goembed``), so writing
 merges: the systems evaluated now replace their own entries and every other entry (and key)
 is kept as it was. What does not fit that shape (failures, the view spread, Chamfer by yaw, timing by device,

@@ -2,7 +2,7 @@
 
 The text is a pure function of the results (and, when given, the details) file: the same
 JSON always gives the same bytes, so the tables can be regenerated at any time with
-``python train/evaluate.py --category car --tables-only``. Systems appear in a fixed
+``python evaluate/evaluate.py --category car --tables-only``. Systems appear in a fixed
 order (the issue's five and the constant answer, then any other rows, e.g. GOEmbed's, by
 name); a missing value prints as ``-``. The tables of issue 17 (identification, means per
 family, the DIT's own fit) appear only when the JSON holds their numbers, so a results file
@@ -135,7 +135,7 @@ def dit_fit_markdown(results: dict) -> str:
                  _ratio(entry.get("chamfer_x1e3"), const.get("chamfer_x1e3"))]
         lines.append(f"| {DIT_FIT_ROWS[key]} | " + " | ".join(cells) + " |")
     shape = fit.get("constant_shape")
-    parts = ["How well the DIT itself reconstructs shapes (`train/benchmark.py`): training shapes decoded from "
+    parts = ["How well the DIT itself reconstructs shapes (`benchmarks/benchmark.py`): training shapes decoded from "
              "their own codes, and test shapes from codes fitted to their SDF samples (the oracle), each against "
              "the constant answer" + (f" (`{shape}`)" if shape else "") + " on the same shapes. Chamfer x10^3; "
              "a CD / constant CD near 1 or an identification near 1/shapes means the latent space holds "

@@ -26,7 +26,7 @@ mode and the evaluation run on it here. Two steps, both classical:
    Tuned on photo-like validation renders (``photo_like``, 16 shapes x views 1 4 7, mean
    IoU with the true matte, before -> after these three): car 0.913 -> 0.94 (images under
    0.8: 6/48 -> 0/48), airplane 0.637 -> 0.664; about 0.4 s per 128 px image on one core.
-   On the test renders (``train/evaluate_photo_mode.py``, 10 shapes x 3 views, the car and
+   On the test renders (``evaluate/evaluate_photo_mode.py``, 10 shapes x 3 views, the car and
    airplane pipelines shipped before 2026-11-30) photo mode went from 1.50x to 1.27x the clean
    render's Chamfer for cars (true matte: 1.24x), and from 1.67x to 1.55x for airplanes (true
    matte: 1.06x); README has the current pipelines' figures. What it still misses is thin

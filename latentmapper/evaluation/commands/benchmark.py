@@ -1,7 +1,7 @@
 """Benchmark DIT meshing (queries and seconds, coarse-to-fine vs dense) and, given data, reconstruction.
 
-    python train/benchmark.py                                   # CPU-preset decoder, fitted to a toy car
-    python train/benchmark.py --decoder runs/dit_cpu/decoder --latents runs/dit_cpu/latents.safetensors \\
+    python benchmarks/benchmark.py                                   # CPU-preset decoder, fitted to a toy car
+    python benchmarks/benchmark.py --decoder runs/dit_cpu/decoder --latents runs/dit_cpu/latents.safetensors \\
         --dataset data/cars --num-eval-shapes 20               # + Chamfer of train (codes) and test (fit_latent)
         [--results hub_cards/results/car.json]                 # + write them there as dit_fit (model cards)
 
@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -37,11 +36,12 @@ import numpy as np
 import torch
 import trimesh
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from latentmapper.geometry import (  # noqa: E402
+from latentmapper.evaluation.cross import (CONSTANT_CANDIDATES, Gallery, identification_top1,
+                                           most_central)
+from latentmapper.evaluation.figure import FigureRow, make_figure
+from latentmapper.evaluation.results import merge_key, round_score
+from latentmapper.evaluation.shapes import family_of
+from latentmapper.geometry import (
     chamfer_distance,
     chamfer_x1e3,
     emd_x1e2,
@@ -49,16 +49,9 @@ from latentmapper.geometry import (  # noqa: E402
     latent_to_mesh,
     marching_cubes,
 )
-from latentmapper.evaluation.cross import (CONSTANT_CANDIDATES, Gallery, identification_top1,  # noqa: E402
-                                           most_central)
-from latentmapper.evaluation.results import merge_key, round_score  # noqa: E402
-from latentmapper.evaluation.shapes import family_of  # noqa: E402
-from latentmapper.geometry import sample_surface_points  # noqa: E402
-from latentmapper.geometry.batching import auto_workers, cpu_workers, query_sdf  # noqa: E402
-from latentmapper.evaluation.figure import FigureRow, make_figure  # noqa: E402
-from latentmapper.models import DITDecoder, fit_latent  # noqa: E402
-
-CPU_PRESET = Path(__file__).resolve().parent / "configs" / "dit_cpu.json"
+from latentmapper.geometry import sample_surface_points
+from latentmapper.geometry.batching import auto_workers, cpu_workers, query_sdf
+from latentmapper.models import DITDecoder, fit_latent
 
 
 def _box(p: torch.Tensor, centre, half) -> torch.Tensor:
@@ -116,7 +109,9 @@ def load_decoder(args) -> tuple[DITDecoder, torch.Tensor, str]:
             key = args.shape_id or sorted(latents)[0]
             latent, what = latents[key], f"{what}, latent of {key}"
         return decoder, latent, what
-    config = json.loads(CPU_PRESET.read_text())["model"]
+    if args.dit_config is None:
+        raise SystemExit("no decoder: pass --decoder, or --dit-config for an untrained one of a preset's size")
+    config = json.loads(Path(args.dit_config).read_text())["model"]
     decoder = DITDecoder(**config).eval()
     if args.fit_steps > 0:
         started = time.perf_counter()
@@ -375,10 +370,13 @@ def evaluate(decoder, args) -> dict:
     return fit
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None = None) -> None:
+    """Benchmark as the command line asks; ``presets_dir`` holds the CPU preset sizing the untrained decoder."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--decoder", help="a saved DITDecoder folder; default: the CPU preset's size")
-    p.add_argument("--latents", help="latents.safetensors from train_dit.py")
+    p.add_argument("--latents", help="latents.safetensors from train/train_dit.py")
+    p.add_argument("--dit-config", default=Path(presets_dir) / "dit_cpu.json" if presets_dir else None,
+                   help="without --decoder: the config whose model section sizes the decoder (default: the CPU preset)")
     p.add_argument("--shape-id", help="which latent to mesh (default: the first id)")
     p.add_argument("--resolutions", type=int, nargs="+", default=[128, 256])
     p.add_argument("--repeats", type=int, default=5)
@@ -422,7 +420,3 @@ def main(argv: list[str] | None = None) -> None:
             )
     if args.dataset:
         evaluate(decoder, args)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Evaluate GOEmbed on the test split from 1 view and from 3 views; write rows ``goembed`` and ``goembed_3views``.
 
-    python train/evaluate_goembed.py --category car --pipeline runs/goembed/car/pipeline
+    python evaluate/evaluate_goembed.py --category car --pipeline runs/goembed/car/pipeline
         [--dataset data/car] [--limit N] [--unseen-sets 2] [--resolution 128] [--seed 0]
         [--work runs/goembed/car/eval] [--results-dir hub_cards/results]
 
@@ -26,20 +26,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from stage_utils import REPO_ROOT, write_json
-
-from latentmapper.evaluation.loop import SettingsMismatch, check_settings  # noqa: E402
-from latentmapper.evaluation.results import merge_systems, round_score  # noqa: E402
-from latentmapper.evaluation.scores import mean_or_none, median_or_none, score_mesh  # noqa: E402
-from latentmapper.evaluation.shapes import SplitShapes  # noqa: E402
-from latentmapper.evaluation.views import render_view, unseen_cameras  # noqa: E402
-from latentmapper.geometry import EmptySurfaceError  # noqa: E402
-from latentmapper import GOEmbedPipeline  # noqa: E402
+from latentmapper.evaluation.loop import SettingsMismatch, check_settings
+from latentmapper.evaluation.results import merge_systems, round_score
+from latentmapper.evaluation.scores import mean_or_none, median_or_none, score_mesh
+from latentmapper.evaluation.shapes import SplitShapes
+from latentmapper.evaluation.views import render_view, unseen_cameras
+from latentmapper.geometry import EmptySurfaceError
+from latentmapper.pipelines import GOEmbedPipeline
+from latentmapper.training.outputs import write_json
 
 VIEW_SETS = ("fixed_view", "nine_views", "unseen_views")
 SINGLE = {"fixed_view": [(0.0,)], "nine_views": [(float(y),) for y in range(0, 241, 30)]}
@@ -102,7 +102,9 @@ def summarize(records: list[dict], row: str) -> tuple[dict, dict]:
     return result, details
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, root: str | os.PathLike = ".") -> int:
+    """Evaluate as the command line asks; default paths lie under ``root`` (the checkout)."""
+    root = Path(root)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--category", required=True, help="names the default dataset and the results file")
     parser.add_argument("--pipeline", required=True, type=Path, help="a GOEmbedPipeline folder (train_goembed.py)")
@@ -115,11 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="unseen cameras and point sampling")
     parser.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads (the machine is shared)")
     parser.add_argument("--work", type=Path, default=None, help="per-shape cache; default runs/goembed/<category>/eval")
-    parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "hub_cards" / "results")
+    parser.add_argument("--results-dir", type=Path, default=root / "hub_cards" / "results")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    dataset = args.dataset or REPO_ROOT / "data" / args.category
-    work = args.work or REPO_ROOT / "runs" / "goembed" / args.category / "eval"
+    dataset = args.dataset or root / "data" / args.category
+    work = args.work or root / "runs" / "goembed" / args.category / "eval"
     cache = work / "per_shape"
     cache.mkdir(parents=True, exist_ok=True)
     settings = {"pipeline": str(args.pipeline), "split": args.split, "unseen_sets": args.unseen_sets,
@@ -171,7 +173,3 @@ def main(argv: list[str] | None = None) -> int:
               f"{fmt(entry.get('seconds_per_image'))} |")
     print(f"3 views / 1 view Chamfer (nine views): {fmt(ratio)} (target <= {TARGET_RATIO}) -> {results_path}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """Evaluate single-view reconstruction on the test split: mapper vs nearest neighbour vs DIT oracle.
 
-    python train/evaluate_mapper.py --dataset data/car --features runs/features --autoencoder runs/autoencoder
+    python evaluate/evaluate_mapper.py --dataset data/car --features runs/features --autoencoder runs/autoencoder
         --mapper runs/mapper --dit runs/dit --output runs/eval [--resolution 128] [--limit N]
         [--oracle-latents FILE] [--fit-steps 500] [--fit-samples 8000]
 
@@ -34,14 +34,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from fit_split_latents import fit_split_latents, load_decoder, split_sdf_samples
-from stage_utils import load_feature_split, load_latents, write_json
-from train_mapper import encode_bags, load_autoencoder
-
-from latentmapper.atomic import atomic_path  # noqa: E402
-from latentmapper.evaluation import LatentMesher as Mesher  # noqa: E402
-from latentmapper.evaluation import nearest_training_shapes  # noqa: E402
-from latentmapper.models import LatentMapper  # noqa: E402
+from latentmapper.atomic import atomic_path
+from latentmapper.evaluation import LatentMesher as Mesher
+from latentmapper.evaluation import nearest_training_shapes
+from latentmapper.models import LatentMapper
+from latentmapper.training.autoencoder_codes import encode_bags, load_autoencoder
+from latentmapper.training.cached_features import load_feature_split
+from latentmapper.training.latent_codes import load_latents
+from latentmapper.training.outputs import write_json
+from latentmapper.training.split_latents import fit_split_latents, load_decoder, split_sdf_samples
 
 MAPPER_TARGET_RATIO = 1.5
 
@@ -194,7 +195,3 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     print(json.dumps({k: summary[k] for k in ("mapper_over_oracle", "targets") if k in summary}, indent=1))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

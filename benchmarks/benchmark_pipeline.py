@@ -1,6 +1,6 @@
 """Benchmark a saved pipeline: load time, and image -> GLB seconds split by stage.
 
-    python train/benchmark_pipeline.py --model /tmp/latentmapper-car [--images a.png b.png ...]
+    python benchmarks/benchmark_pipeline.py --model /tmp/latentmapper-car [--images a.png b.png ...]
         [--dataset data/car --split test --num-images 5] [--resolution 128] [--repeats 5] [--threads N]
 
 Stages, as the pipeline times them (its output's ``timings`` and ``cpu_timings``), reported
@@ -18,13 +18,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 _t0 = time.perf_counter()
 import torch  # noqa: E402

@@ -1,6 +1,6 @@
 """Photo mode on photo-like test renders: Chamfer with photo mode on vs off vs the clean render.
 
-    python train/evaluate_photo_mode.py --pipeline checkpoints/latentmapper-car --translator runs/cyclegan/translator
+    python evaluate/evaluate_photo_mode.py --pipeline checkpoints/latentmapper-car --translator runs/cyclegan/translator
         --output runs/photo_eval [--dataset data/car] [--split test] [--shapes 10] [--views 1 4 7] [--resolution 128]
         [--remover classical | MATTING_PATH | DETR_ID]
 
@@ -41,15 +41,14 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from stage_utils import write_json
-
 from latentmapper.atomic import atomic_path  # noqa: E402
 from latentmapper.evaluation.loop import SettingsMismatch, check_settings  # noqa: E402
 from latentmapper.geometry import EmptySurfaceError, chamfer_x1e3  # noqa: E402
 from latentmapper.models.cyclegan import ResnetGenerator  # noqa: E402
 from latentmapper.photo import SHIPPED_MATTING, default_background_remover, load_background_remover, prepare_photo  # noqa: E402
 from latentmapper.photo.photo_like import PhotoLikeConfig, synthesize_photo_like  # noqa: E402
-from latentmapper import LatentMapperPipeline  # noqa: E402
+from latentmapper.pipelines import LatentMapperPipeline  # noqa: E402
+from latentmapper.training.outputs import write_json
 
 CONDITIONS = ("clean", "off", "on", "matted", "true_matte", "clean_reframed")
 TARGET_RATIO = 1.3

@@ -1,6 +1,6 @@
 """Time the dataset build: the whole build of N shapes, and the split per stage for a few.
 
-    python train/benchmark_data.py --category car --num-shapes 600      # the issue's target: < 15 min
+    python benchmarks/benchmark_data.py --category car --num-shapes 600      # the issue's target: < 15 min
 
 Prints figures; asserts nothing (a benchmark, not a test).
 """

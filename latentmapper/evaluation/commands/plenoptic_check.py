@@ -1,6 +1,6 @@
 """Plenoptic-encoding check (the GOEmbed paper's illustrative experiment): GOEmbed vs learned CNN unprojection.
 
-    python train/plenoptic_check.py --dataset data/car --preset cpu --output runs/goembed/plenoptic
+    python evaluate/plenoptic_check.py --dataset data/car --preset cpu --output runs/goembed/plenoptic
         [--representations voxel triplane] [--resume | --overwrite]
 
 For each representation (feature voxel grid, triplane), two encoders of similar size turn a
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -32,13 +33,14 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from image_training import learning_rate
-from stage_utils import load_config, make_accelerator, write_json
-from train_goembed import ViewSet, load_view_set
-
-from latentmapper.geometry.volume_rendering import render_representation  # noqa: E402
-from latentmapper.models.radiance_decoder import RadianceDecoder  # noqa: E402
-from latentmapper.models.goembed import ConvTrunk, GOEmbedEncoder  # noqa: E402
+from latentmapper.geometry.volume_rendering import render_representation
+from latentmapper.models.radiance_decoder import RadianceDecoder
+from latentmapper.models.goembed import ConvTrunk, GOEmbedEncoder
+from latentmapper.training.devices import make_accelerator
+from latentmapper.training.outputs import write_json
+from latentmapper.training.presets import add_config_arguments, config_from_args
+from latentmapper.training.schedules import warmup_cosine
+from latentmapper.training.view_sets import ViewSet, load_view_set
 
 INPUT_VIEWS = (0, 2, 4, 6, 8)  # yaw 0, 60, 120, 180, 240
 HELD_OUT_VIEWS = (1, 3, 5, 7)  # yaw 30, 90, 150, 210
@@ -148,7 +150,7 @@ def train_one(model, train: ViewSet, test: ViewSet, cfg: dict, accelerator, desc
         rows = torch.randperm(len(train.shape_ids), generator=generator)[: cfg["batch_size"]]
         targets = torch.rand(len(rows), train.views.shape[1], generator=generator).argsort(1)[:, : cfg["target_views"]]
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, steps, cfg["lr"], cfg["warmup_steps"])
+            group["lr"] = warmup_cosine(step, steps, cfg["lr"], cfg["warmup_steps"])
         v, p, f = (t.to(device) for t in pick(train, rows, inputs))
         rep = model(v, p, f)
         take = lambda t: t[rows[:, None], targets].to(device)  # noqa: E731
@@ -165,17 +167,16 @@ def train_one(model, train: ViewSet, test: ViewSet, cfg: dict, accelerator, desc
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", required=True, type=Path)
-    parser.add_argument("--preset", choices=("cpu", "gpu"), default="cpu")
-    parser.add_argument("--config", default=None, help="a config JSON instead of the preset")
+    add_config_arguments(parser)
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--representations", nargs="+", default=["voxel", "triplane"], choices=["voxel", "triplane"])
     parser.add_argument("--resume", action="store_true", help="keep finished results (the default)")
     parser.add_argument("--overwrite", action="store_true", help="redo finished results")
     args = parser.parse_args(argv)
-    config = load_config("goembed", args.preset, args.config)
+    config = config_from_args(args, "goembed", presets_dir)
     cfg = {"seed": config["seed"], **config["plenoptic"]}
     accelerator = make_accelerator(config)
     image_size = int(config["model"]["image_size"])
@@ -209,7 +210,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {kind} | {name} | {r['parameters']:,} | {r['psnr_held_out']:.2f} | {r['psnr_input_views']:.2f} |")
     print(f"(an all-white image scores {white:.2f} dB on the held-out views)")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,8 +1,8 @@
 """Reproduce the paper's Table 3 and Table 5 on our data: every system, three kinds of input view.
 
-    python train/evaluate.py --category car [--seed 0] [--limit N] [--systems latentmapper imnet ...]
+    python evaluate/evaluate.py --category car [--seed 0] [--limit N] [--systems latentmapper imnet ...]
         [--unseen-per-shape 9] [--resolution 128] [--model-card checkpoints/latentmapper-car/README.md]
-    python train/evaluate.py --category car --tables-only     # regenerate the tables from the JSON
+    python evaluate/evaluate.py --category car --tables-only     # regenerate the tables from the JSON
 
 Systems (all trained on the same training split; defaults are where ``train/run_all.sh`` and
 the baseline scripts put them):
@@ -23,7 +23,7 @@ fixed by ``--seed``). Outputs:
 
 * ``RESULTS/<category>.json``: Table 3 and 5 numbers in the issue's shape, with top-1
   identification beside each Chamfer and means per family, merged with rows (and the
-  ``dit_fit`` of ``train/benchmark.py --results``) other tools wrote there;
+  ``dit_fit`` of ``benchmarks/benchmark.py --results``) other tools wrote there;
   ``RESULTS/<category>_details.json``: failures, view spread,
   Chamfer by yaw, timing by device and how the run was made;
 * ``RESULTS/<category>.md``: the tables (a pure function of the two JSON files), also put
@@ -41,28 +41,29 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from stage_utils import REPO_ROOT, load_latents
-
-from latentmapper.atomic import atomic_path  # noqa: E402
-from latentmapper.evaluation import (SYSTEM_NAMES, AtlasNetSystem, ConstantSystem, Evaluation,  # noqa: E402
+from latentmapper.atomic import atomic_path
+from latentmapper.evaluation import (SYSTEM_NAMES, AtlasNetSystem, ConstantSystem, Evaluation,
                                      FigureRow, Gallery, ImNetSystem, LatentMapperSystem, NearestNeighbourSystem,
                                      OracleSystem, SettingsMismatch, SplitShapes, central_training_shape,
                                      dit_fit_markdown, load_json, make_figure, results_markdown,
                                      training_clip_embeddings, update_card, write_results)
-from latentmapper.evaluation.cross import CONSTANT_CANDIDATES  # noqa: E402
-from latentmapper.evaluation.loop import mesh_path  # noqa: E402
-from latentmapper.evaluation.tables import (DISPLAY_NAMES, DIT_FIT_END, DIT_FIT_HEADING,  # noqa: E402
+from latentmapper.evaluation.cross import CONSTANT_CANDIDATES
+from latentmapper.evaluation.loop import mesh_path
+from latentmapper.evaluation.tables import (DISPLAY_NAMES, DIT_FIT_END, DIT_FIT_HEADING,
                                             DIT_FIT_START, ordered_systems)
-from latentmapper.evaluation.views import fixed_view_index  # noqa: E402
+from latentmapper.evaluation.views import fixed_view_index
+from latentmapper.training.latent_codes import load_latents
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None, root: Path = Path(".")) -> argparse.Namespace:
+    """The command line, with defaults under ``root`` (the checkout: data/, runs/, hub_cards/results)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--category", required=True, help="car or airplane (names the defaults and the outputs)")
     parser.add_argument("--systems", nargs="+", default=list(SYSTEM_NAMES), choices=SYSTEM_NAMES)
@@ -90,7 +91,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--emd-points", type=int, default=1024)
     parser.add_argument("--figure-shapes", type=int, default=4)
     parser.add_argument("--work", type=Path, default=None, help="per-shape cache; default runs/eval/<category>[-<device>]")
-    parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "hub_cards" / "results")
+    parser.add_argument("--results-dir", type=Path, default=root / "hub_cards" / "results")
     parser.add_argument("--model-card", type=Path, nargs="*", default=[], help="cards whose Evaluation section to fill")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads (the machine is shared)")
@@ -98,17 +99,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     c = args.category
-    args.dataset = args.dataset or REPO_ROOT / "data" / c
+    args.dataset = args.dataset or root / "data" / c
     if args.pipeline is None:
-        shipped = REPO_ROOT / "runs" / "ship" / "checkpoints" / f"latentmapper-{c}"
-        args.pipeline = shipped if shipped.is_dir() else REPO_ROOT / "checkpoints" / f"latentmapper-{c}"
-    args.dit = args.dit or REPO_ROOT / "runs" / "ship" / c / "dit"
-    args.imnet = args.imnet or REPO_ROOT / "runs" / "baselines" / c / "imnet"
-    args.atlasnet = args.atlasnet or REPO_ROOT / "runs" / "baselines" / c / "atlasnet"
+        shipped = root / "runs" / "ship" / "checkpoints" / f"latentmapper-{c}"
+        args.pipeline = shipped if shipped.is_dir() else root / "checkpoints" / f"latentmapper-{c}"
+    args.dit = args.dit or root / "runs" / "ship" / c / "dit"
+    args.imnet = args.imnet or root / "runs" / "baselines" / c / "imnet"
+    args.atlasnet = args.atlasnet or root / "runs" / "baselines" / c / "atlasnet"
     for name in ("dataset", "pipeline", "dit", "imnet", "atlasnet"):  # settings compare paths: make them absolute
         setattr(args, name, getattr(args, name).resolve())
     suffix = "" if args.device == "cpu" else f"-{args.device}"
-    args.work = args.work or REPO_ROOT / "runs" / "eval" / f"{c}{suffix}"
+    args.work = args.work or root / "runs" / "eval" / f"{c}{suffix}"
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda, but no CUDA device is available")
     return args
@@ -147,7 +148,7 @@ def same_decoder(a: torch.nn.Module, b: torch.nn.Module, tolerance: float = 1e-2
 
 def build_systems(args: argparse.Namespace) -> tuple[list, dict]:
     """The requested systems, and the settings each one's scores depend on (checked on resume)."""
-    from fit_split_latents import load_decoder
+    from latentmapper.training.split_latents import load_decoder
 
     from latentmapper.features import ClipEmbedder
     from latentmapper.models.baselines import AtlasNet, ImNetBaseline
@@ -265,8 +266,9 @@ def _shard(text: str) -> tuple[int, int]:
     return int(index), int(count)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, *, root: str | os.PathLike = ".") -> int:
+    """Evaluate as the command line asks; default paths lie under ``root``."""
+    args = parse_args(argv, Path(root))
     torch.set_num_threads(args.threads)
     if args.tables_only:
         print(write_tables(args))
@@ -290,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     run_info = {"split": args.split, "shapes": len(shapes), "seed": args.seed, "resolution": args.resolution,
                 "unseen_per_shape": args.unseen_per_shape, "emd_points": args.emd_points,
-                "command": " ".join(["train/evaluate.py", *(argv if argv is not None else sys.argv[1:])])}
+                "command": " ".join(["evaluate/evaluate.py", *(argv if argv is not None else sys.argv[1:])])}
     args.results_dir.mkdir(parents=True, exist_ok=True)
     write_results(args.results_dir / f"{args.category}.json", args.results_dir / f"{args.category}_details.json",
                   records, device=args.device, run_info=run_info, families=whole.families())
@@ -300,7 +302,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(shapes)} shapes x {len(systems)} systems in {time.perf_counter() - started:.0f} s -> "
           f"{args.results_dir / (args.category + '.json')}" + (f", {figure}" if figure else ""))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

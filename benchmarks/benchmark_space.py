@@ -1,7 +1,7 @@
 """Benchmark the running Space: request latency, 8 concurrent requests, the app's memory.
 
-    python train/benchmark_space.py [--concurrent 8] [--repeats 5] [--resolution 128] [--browser 4]
-    python train/benchmark_space.py --load-test 16 [--resolution 128]
+    python -m benchmarks.benchmark_space [--concurrent 8] [--repeats 5] [--resolution 128] [--browser 4]
+    python -m benchmarks.benchmark_space --load-test 16 [--resolution 128]
 
 Starts ``python app.py`` (the shipped car and airplane pipelines) on a free port as a child
 process and drives it over HTTP with ``gradio_client``, as a user's browser would:
@@ -43,11 +43,16 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "tests"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+AS_MODULE = "run it from the repository root as: python -m benchmarks.benchmark_space"
 
-from space.examples import load_examples  # noqa: E402
+
+def load_examples():
+    """The Space's examples; ``space`` is the checkout's, importable when run with ``python -m`` from its root."""
+    try:
+        from space.examples import load_examples as space_examples
+    except ModuleNotFoundError:
+        raise SystemExit(f"the Space benchmark needs the checkout's space/ package: {AS_MODULE}") from None
+    return space_examples()
 
 
 def load_average() -> str:
@@ -229,7 +234,7 @@ def load_test(url: str, count: int, resolution: int, pid: int) -> bool:
 
 
 def browser_clicks(url: str, clicks: int) -> None:
-    from space_browser import chromium, click_example, missing_browser, open_space
+    from tests.space_browser import chromium, click_example, missing_browser, open_space
 
     reason = missing_browser()
     if reason:

@@ -1,0 +1,1 @@
+"""The training stages' command lines: one module per script in ``train/``, each with ``main(argv)``."""

@@ -1,0 +1,172 @@
+"""Train the latent mapper: [frozen autoencoder code, CLIP embedding] -> DIT latent (paper Sec. 3.2).
+
+    python train/train_mapper.py --features runs/features --autoencoder runs/autoencoder --latents runs/dit
+        --preset cpu --output runs/mapper [--val-latents FILE] [--resume | --overwrite]
+
+Inputs are every view of every training shape (9 per shape, so the mapping does not depend
+on the view; with ``augmented_views`` their zoomed / rotated copies, and with ``novel_views``
+renders from cameras between the 9, which then also join the validation rows); the target
+of each is its shape's DIT code from ``RUN/latents.safetensors``
+(the auto-decoder's codes of the training shapes, as in the paper). Three tanh hidden
+layers, L1 loss, Adam with default hyper-parameters, up to 1000 epochs with early stopping
+(patience 5) on the validation split's L1; the best model is saved to ``OUTPUT/mapper/``.
+
+Validation targets: the codes of the validation shapes, taken from the latents file or from
+``--val-latents`` (e.g. codes fitted with ``latentmapper.models.fit_latent``). When neither
+has them, ``holdout_fraction`` of the training shapes (all their views) is held out for
+early stopping instead, and the log says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from latentmapper.models.mapper import LatentMapper
+from latentmapper.training.autoencoder_codes import encode_bags, load_autoencoder
+from latentmapper.training.cached_features import AUGMENTED_SPLIT, FeatureSplit, feature_file, load_feature_split, novel_views_split
+from latentmapper.training.checkpoints import checkpoint_for
+from latentmapper.training.devices import make_accelerator
+from latentmapper.training.latent_codes import load_latents
+from latentmapper.training.outputs import save_component, write_json
+from latentmapper.training.presets import add_common_arguments, config_from_args
+from latentmapper.training.vector_fitting import fit_vector_model
+
+
+def rows_with_latents(split: FeatureSplit, latents: dict[str, torch.Tensor], codes: torch.Tensor):
+    """Per view rows (code, clip, latent, shape index) of the shapes that have a latent."""
+    keep = [i for i, sid in enumerate(split.shape_ids) if sid in latents]
+    views = split.num_views
+    if not keep:
+        empty = codes.new_zeros(0, codes.shape[-1])
+        return empty, split.clip.new_zeros(0, split.clip.shape[-1]), empty[:, :0], keep
+    code = codes[keep].flatten(0, 1)
+    clip = split.clip[keep].flatten(0, 1)
+    target = torch.stack([latents[split.shape_ids[i]] for i in keep]).repeat_interleave(views, 0)
+    return code, clip, target, keep
+
+
+def rows_of_shapes(shapes: torch.Tensor, views: int, total: int) -> torch.Tensor:
+    """(total,) bool mask of the per-view rows (``views`` consecutive rows per shape) of ``shapes``."""
+    mask = torch.zeros(total, dtype=torch.bool)
+    mask[(shapes[:, None] * views + torch.arange(views)).flatten()] = True
+    return mask
+
+
+def mapping_loss(model: LatentMapper, code: torch.Tensor, clip: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.l1_loss(model(code, clip), target)
+
+
+def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--features", required=True, type=Path, help="precompute_features.py output")
+    parser.add_argument("--autoencoder", required=True, type=Path, help="train_autoencoder.py output (or its autoencoder/)")
+    parser.add_argument("--latents", required=True, type=Path, help="DIT run folder or its latents.safetensors")
+    parser.add_argument("--val-latents", type=Path, default=None, help="latents of the validation shapes, if not in --latents")
+    add_common_arguments(parser)
+    args = parser.parse_args(argv)
+    config = config_from_args(args, "mapper", presets_dir)
+    accelerator = make_accelerator(config)
+
+    autoencoder = load_autoencoder(args.autoencoder)
+    latents = load_latents(args.latents)
+    if args.val_latents is not None:
+        latents = {**latents, **load_latents(args.val_latents)}
+    train_split = load_feature_split(args.features, "train")
+    val_split = load_feature_split(args.features, "validation")
+    train_code, train_clip, train_target, train_keep = rows_with_latents(
+        train_split, latents, encode_bags(autoencoder, train_split.bag))
+    if not train_keep:
+        raise SystemExit(f"none of the {len(train_split.shape_ids)} training shapes has a latent in {args.latents}")
+    if len(train_keep) < len(train_split.shape_ids):
+        accelerator.print(f"warning: {len(train_split.shape_ids) - len(train_keep)} training shapes have no latent; skipped")
+    extra_splits = []
+    if config.get("augmented_views", False):
+        extra_splits.append((AUGMENTED_SPLIT, "augment.copies > 0", "augmented_views"))
+    if config.get("novel_views", False):
+        extra_splits.append((novel_views_split("train"), "novel_views.per_shape > 0", "novel_views"))
+    extras = []  # (FeatureSplit, code, clip, target) of each extra set of training views
+    for name, setting, key in extra_splits:
+        if not feature_file(args.features, name).is_file():
+            raise SystemExit(f"the config asks for {key} but {args.features} has no {name} features: run "
+                             f"precompute_features.py with {setting}, or set {key} to false")
+        extra = load_feature_split(args.features, name)
+        extras.append((extra, *rows_with_latents(extra, latents, encode_bags(autoencoder, extra.bag))[:3]))
+    val_code, val_clip, val_target, val_keep = rows_with_latents(val_split, latents, encode_bags(autoencoder, val_split.bag))
+    val_novel = None  # validation rows from novel views, scored apart as well
+    if config.get("novel_views", False) and val_keep:
+        name = novel_views_split("validation")
+        if not feature_file(args.features, name).is_file():
+            raise SystemExit(f"the config asks for novel_views but {args.features} has no {name} features: run "
+                             "precompute_features.py with novel_views.per_shape > 0, or set novel_views to false")
+        novel = load_feature_split(args.features, name)
+        val_novel = rows_with_latents(novel, latents, encode_bags(autoencoder, novel.bag))[:3]
+    validation = "validation split"
+    if not val_keep:
+        views = train_split.num_views
+        order = torch.randperm(len(train_keep), generator=torch.Generator().manual_seed(config["seed"]))
+        held = order[: max(1, round(len(train_keep) * config["holdout_fraction"]))]
+        mask = ~rows_of_shapes(held, views, len(train_code))
+        val_code, val_clip, val_target = train_code[~mask], train_clip[~mask], train_target[~mask]
+        train_code, train_clip, train_target = train_code[mask], train_clip[mask], train_target[mask]
+        # the held-out shapes' augmented and novel views must not train the model either
+        extras = [(extra, *(t[~rows_of_shapes(held, extra.num_views, len(code))] for t in (code, clip, target)))
+                  for extra, code, clip, target in extras]
+        validation = f"{len(held)} held-out training shapes (no validation latents given)"
+        accelerator.print(f"warning: no latents for the validation shapes; early stopping on {validation}")
+    clean_clip, clean_target = train_clip, train_target  # the nearest-neighbour diagnostic below uses real views
+    extra_rows = {name: len(code) for (name, _, _), (_, code, _, _) in zip(extra_splits, extras)}
+    if extras:
+        train_code = torch.cat([train_code, *(e[1] for e in extras)])
+        train_clip = torch.cat([train_clip, *(e[2] for e in extras)])
+        train_target = torch.cat([train_target, *(e[3] for e in extras)])
+    fixed_val_rows = len(val_code)
+    if val_novel is not None:
+        val_code, val_clip, val_target = (torch.cat([a, b]) for a, b in zip((val_code, val_clip, val_target), val_novel))
+    accelerator.print(f"mapper: {len(train_code)} training rows ({train_split.num_views} views per shape"
+                      + "".join(f", {rows} {name}" for name, rows in extra_rows.items() if rows) + "), "
+                      f"early stopping on {len(val_code)} rows of the {validation}"
+                      + (f" ({len(val_code) - fixed_val_rows} of them novel views)" if val_novel is not None else ""))
+
+    torch.manual_seed(config["seed"])
+    model = LatentMapper(latent_size=train_target.shape[1], code_dim=train_code.shape[1], clip_dim=train_clip.shape[1],
+                         hidden_size=config["hidden_size"], num_hidden_layers=config["num_hidden_layers"],
+                         dropout=config.get("dropout", 0.0))
+    model.set_normalization(torch.cat([train_code, train_clip], 1), train_target)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    model, optimizer = accelerator.prepare(model, optimizer)
+    resume_from = checkpoint_for(args.output, "checkpoint-mapper", resume=args.resume, overwrite=args.overwrite)
+    best_dir = args.output / "mapper"
+    state = fit_vector_model(
+        name="mapper", accelerator=accelerator, model=model, optimizer=optimizer, loss_fn=mapping_loss,
+        train_tensors=[train_code, train_clip, train_target], val_tensors=[val_code, val_clip, val_target],
+        epochs=config["max_epochs"], batch_size=config["batch_size"], seed=config["seed"],
+        checkpoint_dir=args.output / "checkpoint-mapper", resume_from=resume_from, patience=config["patience"],
+        on_improvement=lambda m: save_component(m, best_dir),
+    )
+    if accelerator.is_main_process:
+        mean_l1 = float(F.l1_loss(train_target.mean(0).expand_as(val_target), val_target))
+        nearest = (F.normalize(val_clip, dim=-1) @ F.normalize(clean_clip, dim=-1).T).argmax(1)
+        nn_l1 = float(F.l1_loss(clean_target[nearest], val_target))
+        summary = {"epochs": state["epoch"], "stopped_early": state["stopped_early"], "best_epoch": state["best_epoch"],
+                   "val_l1": state["best_val"], "val_l1_mean_latent": mean_l1, "val_l1_clip_nearest_neighbour": nn_l1,
+                   "validation": validation, "training_rows": len(train_code),
+                   "augmented_rows": extra_rows.get(AUGMENTED_SPLIT, 0),
+                   "novel_view_rows": extra_rows.get(novel_views_split("train"), 0),
+                   "config": config, "history": state["history"]}
+        if val_novel is not None:  # the best model on the 9 views and on novel views of the validation shapes apart
+            best = LatentMapper.from_pretrained(best_dir).eval()
+            with torch.no_grad():
+                errors = (best(val_code, val_clip) - val_target).abs().mean(1)
+            summary["val_l1_training_views"] = float(errors[:fixed_val_rows].mean())
+            summary["val_l1_novel_views"] = float(errors[fixed_val_rows:].mean())
+            accelerator.print(f"mapper: validation L1 on the 9 views {summary['val_l1_training_views']:.4g}, "
+                              f"on novel views {summary['val_l1_novel_views']:.4g}")
+        write_json(args.output / "mapper_log.json", summary)
+        accelerator.print(f"mapper: best validation L1 {state['best_val']:.4g} at epoch {state['best_epoch']} "
+                          f"(mean latent {mean_l1:.4g}, CLIP nearest neighbour {nn_l1:.4g}) -> {best_dir}")
+    return 0
