@@ -1,4 +1,4 @@
-"""Scores of one prediction and their summaries over a split (ARCHITECTURE.md, conventions).
+"""Scores of one prediction and their summaries over a split (docs/architecture.md, conventions).
 
 Chamfer (x10^3) and EMD (x10^2) as ``latentmapper.geometry`` defines them: the prediction
 is sampled once (5000 points, seed fixed, so a rerun scores identically) and both metrics

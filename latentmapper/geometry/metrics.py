@@ -1,4 +1,4 @@
-"""Shape metrics as the paper reports them (ARCHITECTURE.md, conventions).
+"""Shape metrics as the paper reports them (docs/architecture.md, conventions).
 
 Chamfer: mean squared nearest-neighbour distance from prediction to ground truth plus the
 same from ground truth to prediction, on 5000 surface samples each, reported x10^3.
