@@ -1,4 +1,4 @@
-"""Model card (README.md) of a saved pipeline, from the template in ``hub_cards/``.
+"""Model card (README.md) of a saved pipeline, from the package's template (``templates/model_card.md``).
 
 Written by ``LatentMapperPipeline.save_pretrained`` (and so by ``push_to_hub``), filled
 with what the pipeline itself knows: its category and the sizes of its components. The
@@ -10,15 +10,12 @@ test shapes by fitting, against the constant answer) are passed in by whoever kn
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 
-logger = logging.getLogger(__name__)
-
-TEMPLATE = Path(__file__).resolve().parents[1] / "hub_cards" / "model_card.md"
+from .templates import template_path
 NO_EVALUATION = (
     "Not recorded for this copy. `python train/evaluate.py --category CATEGORY --model-card README.md` "
     "measures Chamfer (x10^3) and EMD (x10^2) on the test split for this pipeline and the baselines "
@@ -64,6 +61,11 @@ def describe_component(name: str, component: Any) -> str:
     if name == "dit":
         return (f"latent {config.latent_size}; LSTM warper {config.warp_hidden_size} x {config.warp_steps} steps; "
                 f"template MLP {list(config.template_dims)}; SDF clamp {config.clamp_distance}")
+    if name == "framing":  # photo mode's components (issue 18)
+        return f"framing and grey level of {config.num_references} {config.category} training renders (photo mode)"
+    if name in ("matting", "translator"):
+        size = sum(p.numel() for p in component.parameters())
+        return f"{'matting U-Net' if name == 'matting' else 'CycleGAN photo -> render generator'}, {size:,} parameters (photo mode)"
     return type(component).__name__
 
 
@@ -90,7 +92,7 @@ def render_model_card(
     pipe, *, repo_id: str | None = None, evaluation: str | None = None, training_data: str | None = None,
     results: dict | None = None,
 ) -> ModelCard:
-    """The card of ``pipe``; without the template file (a wheel install) huggingface_hub's default one.
+    """The card of ``pipe``, from the package's model card template.
 
     ``results``: the category's results JSON; its ``dit_fit``, if any, fills the DIT fit section.
     """
@@ -110,10 +112,7 @@ def render_model_card(
         dit_fit=dit_fit_section(results),
         training_data=training_data or DEFAULT_TRAINING_DATA.format(category=category),
     )
-    if not TEMPLATE.is_file():
-        logger.warning("no model card template at %s; using huggingface_hub's default card", TEMPLATE)
-        return ModelCard.from_template(data, model_id=f"LatentMapper {category} pipeline")
-    return ModelCard.from_template(data, template_path=str(TEMPLATE), **kwargs)
+    return ModelCard.from_template(data, template_path=str(template_path("model_card.md")), **kwargs)
 
 
 def write_model_card(folder: str | Path, pipe, **kwargs) -> Path:
