@@ -275,6 +275,42 @@ def test_a_pipeline_saved_before_photo_mode_components_loads_and_runs_photo_mode
         pipe(Image.new("RGB", (40, 40), "white"), output_type="latent", photo_mode=True)
 
 
+def test_photo_components_are_added_to_a_saved_folder_without_touching_the_others(tmp_path):
+    import add_photo_components
+    from latentmapper.models.cyclegan import ResnetGenerator
+
+    folder = tmp_path / "pipe"
+    build_tiny_pipeline().save_pretrained(folder)
+    weights = {p: p.read_bytes() for p in folder.rglob("*.safetensors")}
+    framing, matting, _ = _photo_components()
+    framing.save_pretrained(tmp_path / "framing")
+    ResnetGenerator(image_size=32, ngf=4, num_downsamplings=1, num_res_blocks=1).save_pretrained(tmp_path / "translator")
+    assert add_photo_components.main(["--pipeline", str(folder), "--framing", str(tmp_path / "framing"),
+                                      "--translator", str(tmp_path / "translator"), "--fp16"]) == 0
+    assert all(path.read_bytes() == data for path, data in weights.items())  # the other components as they were
+    index = json.loads((folder / "model_index.json").read_text())
+    assert index["translator"] == ["latentmapper.models.cyclegan", "ResnetGenerator"] and index["matting"] == [None, None]
+    pipe = LatentMapperPipeline.from_pretrained(folder)
+    assert isinstance(pipe.translator, ResnetGenerator) and pipe.framing.config.category == "car"
+    from safetensors import safe_open
+    with safe_open(str(folder / "translator" / "diffusion_pytorch_model.safetensors"), "pt") as handle:
+        assert {handle.get_tensor(k).dtype for k in handle.keys()} == {torch.float16}  # stored halved
+    assert all(p.dtype == torch.float32 for p in pipe.translator.parameters())  # and loaded upcast
+    other = _relabelled(framing, "airplane")
+    other.save_pretrained(tmp_path / "airplane-framing")
+    with pytest.raises(SystemExit, match="'airplane' framing"):
+        add_photo_components.main(["--pipeline", str(folder), "--framing", str(tmp_path / "airplane-framing")])
+
+
+def _relabelled(reference, category: str):
+    """A copy of ``reference`` that says it describes ``category``."""
+    from latentmapper.photo import FramingReference
+
+    copy = FramingReference(**{**dict(reference.config), "category": category})
+    copy.load_state_dict(reference.state_dict())
+    return copy
+
+
 # ---- bad inputs ----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "bad, error, match",
