@@ -423,7 +423,8 @@ def test_package_exports_the_pipeline_lazily():
 
     assert latentmapper.LatentMapperPipeline is LatentMapperPipeline
     assert LatentMapperPipeline.component_names() == sorted(
-        ["autoencoder", "clip", "clip_processor", "codebook", "dit", "mapper", "translator", "vit", "vit_processor"])
+        ["autoencoder", "clip", "clip_processor", "codebook", "dit", "framing", "mapper", "matting", "translator", "vit",
+         "vit_processor"])
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
