@@ -12,6 +12,10 @@ import argparse
 import itertools
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .framing_reference import FramingReference
 
 REMOVER_HELP = ("background removal: a matting U-Net (e.g. checkpoints/photo-matting) or a DETR panoptic model by "
                 "path or hub id, or 'classical' (the default: no weights)")
@@ -95,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def load_framing(path: Path):
+def load_framing(path: Path) -> "FramingReference":
     """A ``FramingReference`` folder, or a ValueError saying what the folder is not."""
     from . import FramingReference
 
