@@ -103,5 +103,5 @@ def test_a_wheel_installed_in_a_fresh_environment_reconstructs_writes_the_card_a
     card = (work / "saved" / "README.md").read_text()
     assert "## Limitations" in card and "| `mapper` | `LatentMapper` |" in card  # the project's template, filled
     assert "pipeline_tag: image-to-3d" in card and "Model Card for" not in card  # not huggingface_hub's generic card
-    assert report["photo_components"][:2] == ["FramingReference", "UNet2DModel"]
+    assert report["photo_components"] == ["FramingReference", "UNet2DModel", "ResnetGenerator"]  # the car pipeline's
     assert report["on_to_clean"] < report["off_to_clean"]  # photo mode brings the photo's latent nearer the render's
