@@ -33,8 +33,6 @@ from .templates import PROMPT_TEMPLATES, fill_templates
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_FILTER_CLIP = REPO_ROOT / "runs" / "ship" / "encoders" / "clip"
 
 
 class Embedder(Protocol):
@@ -122,14 +120,15 @@ def rejected_path(out: Path) -> Path:
 
 def filter_photo_folder(folder: Path, category: str, out: Path, clip: str | Path | None = None, *,
                         num_std: float = 2.0, recursive: bool = False, embedder: Embedder | None = None) -> FilterResult:
-    """Score every image of ``folder``, write the kept and rejected lists, return the result."""
+    """Score every image of ``folder``, write the kept and rejected lists, return the result.
+
+    ``clip``: a full CLIP (vision and text towers) by path or hub id, unless ``embedder`` is given."""
     from ..image_io import open_image
 
-    clip = clip or DEFAULT_FILTER_CLIP
     if embedder is None:
-        if Path(clip) == DEFAULT_FILTER_CLIP and not DEFAULT_FILTER_CLIP.is_dir():
-            raise ValueError(f"the default filtering CLIP ({DEFAULT_FILTER_CLIP}) has not been trained yet: "
-                             "pass --clip with a full CLIP (train/train_encoders.py OUTPUT/clip, or a hub id)")
+        if clip is None:
+            raise ValueError("filtering needs a CLIP with a text tower: pass --clip with a path or hub id "
+                             "(e.g. train/train_encoders.py OUTPUT/clip)")
         embedder = load_clip_with_text(clip)
     paths, images, unreadable = list_images(folder, recursive), [], []
     readable = []
@@ -159,7 +158,7 @@ def add_filter_photos_parser(sub) -> None:
     parser.add_argument("folder", type=Path, help="folder of images")
     parser.add_argument("--category", required=True, help="the text put in the 74 prompt templates, e.g. car")
     parser.add_argument("--out", required=True, type=Path, help="kept list (the rejected list goes beside it)")
-    parser.add_argument("--clip", default=None, help=f"CLIP with text tower: hub id or folder (default {DEFAULT_FILTER_CLIP})")
+    parser.add_argument("--clip", required=True, help="CLIP with text tower: hub id or folder")
     parser.add_argument("--num-std", type=float, default=2.0, help="keep distances up to mean + this many std (paper: 2)")
     parser.add_argument("--recursive", action="store_true", help="also images in sub-folders")
 
@@ -171,5 +170,5 @@ def run_filter_photos(args: argparse.Namespace) -> str:
             f"std {result.std:.4f}, threshold {result.threshold:.4f}) -> {args.out}, {rejected_path(args.out)}")
 
 
-__all__ = ["DEFAULT_FILTER_CLIP", "FilterResult", "add_filter_photos_parser", "filter_photo_folder",
+__all__ = ["FilterResult", "add_filter_photos_parser", "filter_photo_folder",
            "load_clip_with_text", "rejected_path", "run_filter_photos", "template_distances", "threshold_distances"]
