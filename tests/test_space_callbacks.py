@@ -148,6 +148,17 @@ def test_model_option_serves_one_pipeline_named_by_its_category(tiny_pipeline_di
     assert list(pipelines) == ["car"] and pipelines["car"].latent_size == 8
 
 
+def test_the_space_gives_its_pipelines_the_checkout_s_matting_u_net(tiny_pipeline_dir):
+    """Photo mode's matting U-Net is not inside the pipeline folders (the weights budget): the Space adds it."""
+    from space.models import SHIPPED_MATTING, load_pipelines
+
+    matting = load_pipelines(str(tiny_pipeline_dir), device="cpu")["car"].matting
+    if SHIPPED_MATTING.is_dir():
+        assert matting is not None and matting.config.out_channels == 1
+    else:
+        assert matting is None  # then photo mode uses the classical matting
+
+
 def test_request_folders_are_pruned(tmp_path):
     folders = [request_folder(tmp_path, keep=3) for _ in range(5)]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in folders[-3:])
