@@ -1,8 +1,8 @@
 """Photo mode on photo-like test renders: Chamfer with photo mode on vs off vs the clean render.
 
-    python evaluate/evaluate_photo_mode.py --pipeline checkpoints/latentmapper-car --translator runs/cyclegan/translator
-        --output runs/photo_eval [--dataset data/car] [--split test] [--shapes 10] [--views 1 4 7] [--resolution 128]
-        [--remover classical | MATTING_PATH | DETR_ID]
+    python evaluate/evaluate_photo_mode.py --pipeline checkpoints/latentmapper-car --output runs/photo_eval
+        [--translator runs/cyclegan/translator] [--dataset data/car] [--split test] [--shapes 10] [--views 1 4 7]
+        [--resolution 128] [--matting classical | MATTING_PATH]
 
 For each test shape (the ``test`` split of ``--dataset``, or the procedural shapes that a
 600-shape build assigns to test; ``--split validation`` for tuning) and each view, the render
@@ -11,11 +11,11 @@ on, drawn with a seed per shape and view) and reconstructed five ways:
 
 * ``clean``: the render itself (the reference);
 * ``off``: the photo-like image as it is (photo mode off);
-* ``on``: photo mode: ``prepare_photo`` with the pipeline's category (background removal by
-  ``--remover``, default the shipped matting U-Net,
-  colours matched to the renders', framing looked up among the renders), then the pipeline
-  with ``real_to_synthetic=True`` (the translator);
-* ``matted``: ``prepare_photo`` only, no translation (what the translator adds);
+* ``on``: photo mode, ``pipe(photo, photo_mode=True)``: background removal by the pipeline's
+  ``matting`` (``--matting``; default the pipeline's own, else the checkout's
+  ``checkpoints/photo-matting``, else the classical matting), grey level and framing looked up
+  among the renders (the pipeline's ``framing``), then its ``translator`` (``--translator``);
+* ``matted``: the same without translation (what the translator adds);
 * ``true_matte``: ``prepare_photo`` with the true silhouette as the matte, no translation
   (what the background removal's errors cost);
 * ``clean_reframed``: the render through ``prepare_photo`` (what colour matching and framing cost).
@@ -45,12 +45,13 @@ from latentmapper.atomic import atomic_path  # noqa: E402
 from latentmapper.evaluation.loop import SettingsMismatch, check_settings  # noqa: E402
 from latentmapper.geometry import EmptySurfaceError, chamfer_x1e3  # noqa: E402
 from latentmapper.models.cyclegan import ResnetGenerator  # noqa: E402
-from latentmapper.photo import SHIPPED_MATTING, default_background_remover, load_background_remover, prepare_photo  # noqa: E402
+from latentmapper.photo import LearnedMatting, matting_remover, prepare_photo, translate_to_renders  # noqa: E402
 from latentmapper.photo.photo_like import PhotoLikeConfig, synthesize_photo_like  # noqa: E402
 from latentmapper.pipelines import LatentMapperPipeline  # noqa: E402
 from latentmapper.training.outputs import write_json
 
 CONDITIONS = ("clean", "off", "on", "matted", "true_matte", "clean_reframed")
+SHIPPED_MATTING = Path(__file__).resolve().parents[1] / "checkpoints" / "photo-matting"  # the checkout's matting U-Net
 TARGET_RATIO = 1.3
 
 
@@ -73,9 +74,9 @@ def test_shapes(category: str, dataset: Path | None, count: int, split: str = "t
 
 
 def reconstruct(pipe: LatentMapperPipeline, image: Image.Image, gt: np.ndarray, resolution: int,
-                translate: bool = False) -> float | None:
+                photo_mode: bool = False) -> float | None:
     try:
-        mesh = pipe(image, resolution=resolution, real_to_synthetic=translate).meshes[0]
+        mesh = pipe(image, resolution=resolution, photo_mode=photo_mode).meshes[0]
     except EmptySurfaceError:
         return None
     return chamfer_x1e3(mesh, gt) if len(mesh.faces) else None
@@ -104,7 +105,7 @@ def markdown_table(summary: dict) -> str:
     c, f = summary["chamfer_x1e3"], summary["failures"]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     names = {"clean": "clean render (reference)", "off": "photo-like, photo mode off",
-             "on": "photo-like, photo mode on (matting, colours, framing, translator)",
+             "on": "photo-like, photo mode on (matting, grey level, framing, translator)",
              "matted": "photo-like, photo mode without translator",
              "true_matte": "photo-like, photo mode with the true matte, without translator",
              "clean_reframed": "clean render through prepare_photo (colours + framing)"}
@@ -127,7 +128,8 @@ def example_sheet(rows: list[list[Image.Image]], path: Path, size: int = 128) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pipeline", required=True, help="pipeline folder or hub id")
-    parser.add_argument("--translator", type=Path, default=None, help="ResnetGenerator folder (default: the pipeline's)")
+    parser.add_argument("--translator", type=Path, default=None,
+                        help="ResnetGenerator folder (default: the pipeline's; without one, photo mode does not translate)")
     parser.add_argument("--output", required=True, type=Path)
     parser.add_argument("--dataset", type=Path, default=None,
                         help="a built DatasetDict (its --split); default procedural shapes")
@@ -137,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--views", type=int, nargs="+", default=[1, 4, 7], help="view indices (yaw 30 x index)")
     parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0, help="seed of the photo-like degradations")
-    parser.add_argument("--remover", "--detr", dest="remover", default=None,
-                        help="background removal: a matting U-Net or DETR panoptic model by path or hub id, or "
-                             "'classical' (default: the shipped matting U-Net, else the classical matting)")
+    parser.add_argument("--matting", "--remover", dest="matting", default=None,
+                        help="photo mode's background removal: a matting U-Net by path or hub id, or 'classical' "
+                             "(default: the pipeline's matting, else checkpoints/photo-matting, else classical)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     started = time.perf_counter()
@@ -149,11 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.translator is not None:
         pipe.translator = ResnetGenerator.from_pretrained(args.translator)
     if pipe.translator is None:
-        raise SystemExit("no translator: pass --translator (train/train_cyclegan.py output/translator)")
-    category = pipe.config.category
-    remover = (load_background_remover(args.remover, category=category) if args.remover
-               else default_background_remover())
-    remover_name = args.remover or ("checkpoints/photo-matting" if SHIPPED_MATTING.is_dir() else "classical")
+        print("note: the pipeline has no translator, so photo mode 'on' is 'matted'")
+    remover_name = args.matting or ("pipeline" if pipe.matting is not None else
+                                    "checkpoints/photo-matting" if SHIPPED_MATTING.is_dir() else "classical")
+    if remover_name == "classical":
+        pipe.matting = None
+    elif remover_name != "pipeline":
+        pipe.matting = LearnedMatting.from_pretrained(args.matting or SHIPPED_MATTING).unet
+    remover = matting_remover(pipe.matting)
     config = PhotoLikeConfig()
     cache = args.output / "per_shape"
     cache.mkdir(parents=True, exist_ok=True)
@@ -166,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(str(err)) from None
 
     per_shape, examples = [], []
-    shapes = test_shapes(category, args.dataset, args.shapes, args.split)
+    shapes = test_shapes(pipe.config.category, args.dataset, args.shapes, args.split)
     for s, (shape_id, renders, gt) in enumerate(tqdm(shapes, total=args.shapes, desc="photo mode", unit="shape")):
         path = cache / f"{shape_id}.json"
         if path.is_file():
@@ -177,21 +182,22 @@ def main(argv: list[str] | None = None) -> int:
             render = renders[view]
             sample = synthesize_photo_like(render, np.random.default_rng([args.seed, s, view]), config)
             alpha = remover(sample.image)
-            prepared = prepare_photo(sample.image, remover=lambda _: alpha, category=category)
+            prepared = prepare_photo(sample.image, remover=lambda _: alpha, framing=pipe.framing)
             matte = np.asarray(alpha) > 0.5
             iou = float((matte & sample.mask).sum() / max(1, (matte | sample.mask).sum()))
             views.append({
                 "view": view, "matte_iou": iou,
                 "clean": reconstruct(pipe, render, gt, args.resolution),
                 "off": reconstruct(pipe, sample.image, gt, args.resolution),
-                "on": reconstruct(pipe, prepared, gt, args.resolution, translate=True),
+                "on": reconstruct(pipe, sample.image, gt, args.resolution, photo_mode=True),
                 "matted": reconstruct(pipe, prepared, gt, args.resolution),
                 "true_matte": reconstruct(pipe, prepare_photo(sample.image, remover=lambda _: sample.mask.astype(np.float32),
-                                                              category=category), gt, args.resolution),
-                "clean_reframed": reconstruct(pipe, prepare_photo(render, category=category), gt, args.resolution),
+                                                              framing=pipe.framing), gt, args.resolution),
+                "clean_reframed": reconstruct(pipe, prepare_photo(render, framing=pipe.framing), gt, args.resolution),
             })
             if len(examples) < 6:
-                examples.append([render, sample.image, prepared, pipe.translate([prepared])[0]])
+                translated = translate_to_renders(pipe.translator, [prepared])[0] if pipe.translator is not None else prepared
+                examples.append([render, sample.image, prepared, translated])
         record = {"shape_id": shape_id, "views": views}
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(record, indent=1))

@@ -25,12 +25,13 @@ import torch
 from latentmapper.geometry import EmptySurfaceError
 from latentmapper.image_io import InvalidImageError, load_image
 from latentmapper.mesh_io import MESH_FORMATS, export_mesh
+from latentmapper.photo import EmptyMatteError
 from latentmapper.stage_clock import StageClock, rename_stages
 
 from .display import viewer_glb
 from .memory import INPUT_LOCK, release_memory
 from .outputs import REQUESTS_DIR, request_folder
-from .photo_mode import apply_photo_mode
+from .photo_mode import NO_OBJECT
 
 STAGES = ("features", "mapper", "SDF grid", "marching cubes", "export")
 MIN_RESOLUTION, MAX_RESOLUTION, DEFAULT_RESOLUTION = 64, 256, 128
@@ -123,6 +124,8 @@ class Reconstructor:
             return self.pipeline(category)(image, workers=self.workers, **kwargs)
         except (InvalidImageError, FileNotFoundError, EmptySurfaceError) as err:
             raise user_error(err, category) from None
+        except EmptyMatteError:
+            raise gr.Error(NO_OBJECT) from None
 
     def encode(self, category: str, image: PIL.Image.Image) -> torch.Tensor:
         """Image -> (latent_size,) latent."""
@@ -140,7 +143,7 @@ class Reconstructor:
         """The whole request; every user mistake raises ``gr.Error``. Files go to ``folder`` (default: a new
         request folder)."""
         progress = progress or (lambda *args, **kwargs: None)
-        pipe = self.pipeline(category)
+        self.pipeline(category)  # an unknown category is refused before any work
         resolution = check_resolution(resolution)
         download_format = str(download_format or "glb").lower()
         if download_format not in MESH_FORMATS:
@@ -148,10 +151,8 @@ class Reconstructor:
         progress(0.0, desc="reading the image")
         with INPUT_LOCK:  # one full-size decode at a time (see space/memory.py)
             rgb = read_image(image)
-            if photo_mode:
-                rgb = apply_photo_mode(pipe, rgb)
-        progress(0.1, desc=f"image features, mapper and SDF grid at {resolution}^3")
-        out = self.run(category, rgb, resolution=resolution, output_type="trimesh")
+        progress(0.1, desc=f"{'photo mode, ' if photo_mode else ''}image features, mapper and SDF grid at {resolution}^3")
+        out = self.run(category, rgb, resolution=resolution, output_type="trimesh", photo_mode=photo_mode)
         latent, mesh, seconds = out.latents[0], out.meshes[0], rename_stages(out.timings, SHOWN_STAGES)
         progress(0.9, desc="export")
         clock = StageClock()

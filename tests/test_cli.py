@@ -33,9 +33,9 @@ def test_one_command_holds_every_group_and_sub_command():
 
 @pytest.mark.parametrize("group, alias, argv", [
     ("data", data_cli, ["build", "--category", "car", "--num-shapes", "3", "--out", "o", "--image-size", "64"]),
-    ("data", data_cli, ["filter-photos", "dir", "--category", "car", "--out", "k.tsv", "--recursive"]),
+    ("data", data_cli, ["filter-photos", "dir", "--category", "car", "--out", "k.tsv", "--clip", "clip", "--recursive"]),
     ("data", data_cli, ["pull", "user/repo", "folder", "--revision", "abc", "--overwrite"]),
-    ("photo", photo_cli, ["prepare", "p.png", "-o", "out.png", "--category", "car", "--detr", "classical"]),
+    ("photo", photo_cli, ["prepare", "p.png", "-o", "out.png", "--framing", "checkpoints/latentmapper-car/framing", "--detr", "classical"]),
     ("photo", photo_cli, ["stand-in", "--out", "o", "--category", "car", "--num-shapes", "5"]),
 ])
 def test_a_group_parses_alike_as_a_sub_command_and_as_its_python_m_alias(group, alias, argv):

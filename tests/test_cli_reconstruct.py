@@ -87,3 +87,26 @@ def test_bad_device_or_output_is_one_line_and_exit_2(tiny_pipeline_dir, tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert existing.read_bytes() == b"precious"
+
+
+def test_photo_runs_the_pipeline_s_photo_mode(tiny_pipeline_dir, tmp_path, capsys):
+    """``--photo``: matting first, so an image with nothing to cut out fails (and the others still run)."""
+    from latentmapper.photo.learned_matting import matting_unet
+
+    photo, blank = tmp_path / "photo.png", tmp_path / "blank.png"
+    image = Image.new("RGB", (48, 40), (110, 130, 100))
+    image.paste((200, 40, 40), (10, 12, 38, 28))
+    image.save(photo)
+    Image.new("RGB", (48, 40), "white").save(blank)
+    out = tmp_path / "meshes"
+    common = ["--model", str(tiny_pipeline_dir), "--out", str(out), "--resolution", "24"]
+    assert main(["reconstruct", str(blank), *common]) == 0  # a white image is fine as a render
+    assert main(["reconstruct", str(photo), str(blank), *common, "--photo"]) == 1
+    captured = capsys.readouterr()
+    assert "blank.png" in captured.err and "no object" in captured.err and "wrote 1 mesh" in captured.out
+    matting = matting_unet((8, 16), sample_size=32)
+    matting.conv_out.bias.data.fill_(6.0)  # whatever the random weights: the object is found
+    matting.save_pretrained(tmp_path / "matting")
+    assert main(["reconstruct", str(photo), *common, "--photo", "--matting", str(tmp_path / "matting")]) == 0
+    assert main(["reconstruct", str(photo), *common, "--photo", "--matting", str(tmp_path / "none")]) == 2
+    assert "cannot load the matting U-Net" in capsys.readouterr().err

@@ -10,12 +10,12 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from latentmapper.photo import (SHIPPED_MATTING, LearnedMatting, load_background_remover, render_mask,
-                                synthesize_photo_like)
+from latentmapper.photo import LearnedMatting, load_background_remover, matting_remover, render_mask, synthesize_photo_like
 from latentmapper.photo.learned_matting import letterbox, matting_unet
 
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "space" / "examples"
+SHIPPED_MATTING = Path(__file__).resolve().parent.parent / "checkpoints" / "photo-matting"
 
 
 def _renders(count: int, size: int = 32, seed: int = 0) -> np.ndarray:
@@ -148,14 +148,15 @@ def test_shipped_matting_finds_the_object_in_a_photo_like_render(example):
     assert _iou(remover(render) > 0.5, render_mask(render)) > 0.85  # a clean render stays whole
 
 
-def test_the_default_remover_is_the_shipped_matting_where_the_checkout_has_it(monkeypatch, tmp_path):
+def test_without_weights_the_remover_is_the_classical_matting():
+    """The library finds weights only by a path or hub id it is given: no default reaches into a checkout."""
     import latentmapper.photo as photo
 
+    assert isinstance(load_background_remover(), photo.ClassicalMatting)
     assert isinstance(load_background_remover("classical"), photo.ClassicalMatting)
-    expected = LearnedMatting if SHIPPED_MATTING.is_dir() else photo.ClassicalMatting
-    assert isinstance(photo.default_background_remover(), expected)
-    monkeypatch.setattr(photo, "SHIPPED_MATTING", tmp_path / "missing")
-    assert isinstance(photo.default_background_remover(), photo.ClassicalMatting)
+    assert isinstance(matting_remover(None), photo.ClassicalMatting)
+    unet = matting_unet((8, 16), sample_size=32)
+    assert isinstance(matting_remover(unet), LearnedMatting) and matting_remover(unet).unet is unet
 
 
 def test_learned_matting_drops_a_stray_blob_beside_the_object(monkeypatch):

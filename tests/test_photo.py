@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -12,8 +14,15 @@ from latentmapper.photo import (RENDER_CENTER, ClassicalMatting, FramingReferenc
 from latentmapper.photo.backgrounds import gradient, random_background, value_noise
 from latentmapper.photo.detr import DetrPanopticRemover, choose_segment
 from latentmapper.photo.framing import object_box, render_framing
-from latentmapper.photo.measure import write_tables
 from latentmapper.photo.stand_in import build_stand_in
+
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+
+
+@pytest.fixture(scope="module")
+def car_framing() -> FramingReference:
+    """The shipped car pipeline's framing statistics (its ``framing`` component)."""
+    return FramingReference.from_pretrained(CHECKPOINTS / "latentmapper-car" / "framing")
 
 
 def _object_image(size=(160, 120), backdrop=None, box=(30, 40, 110, 85), color=(200, 40, 40), seed=0) -> tuple[Image.Image, np.ndarray]:
@@ -60,7 +69,7 @@ def test_prepare_photo_puts_the_object_on_white_at_the_requested_ratio(ratio):
     assert pixels[obj].mean() < 200  # the object is still there, not washed out
 
 
-def test_prepare_photo_frames_a_car_as_its_render_was_framed():
+def test_prepare_photo_frames_a_car_as_its_render_was_framed(car_framing):
     """A car render shrunk, moved and put on a grey backdrop comes back to the render's own box."""
     from latentmapper.data import RecordConfig
     from latentmapper.data.records import procedural_record
@@ -72,7 +81,7 @@ def test_prepare_photo_frames_a_car_as_its_render_was_framed():
         small = render.resize((80, 80), Image.LANCZOS)
         photo = Image.new("RGB", (160, 120), (120, 130, 110))
         photo.paste(small, (10, 30), Image.fromarray((mask * 255).astype(np.uint8)).resize((80, 80)))
-        out = prepare_photo(photo, category="car", size=128)
+        out = prepare_photo(photo, framing=car_framing, size=128)
         assert np.abs(np.subtract(object_box(render_mask(out)), object_box(mask))).max() <= 3, view
 
 
@@ -96,10 +105,32 @@ def test_framing_reference_looks_up_the_framing_of_similar_silhouettes(tmp_path)
     shaded = FramingReference.from_masks(masks, neighbours=1, renders=renders)
     mean, std = shaded.lookup_shading(ellipse(100, (10, 10, 30, 70)))
     assert mean == pytest.approx(60 + 20 * 6, abs=0.5) and std == pytest.approx(0, abs=0.1)
-    write_tables({"blob": reference, "shaded": shaded}, "test", tmp_path / "tables.py")
-    namespace: dict = {}
-    exec((tmp_path / "tables.py").read_text().replace("from .framing", "from latentmapper.photo.framing"), namespace)
-    assert namespace["FRAMING_TABLES"] == {"blob": reference, "shaded": shaded}
+    assert reference.colours is None and shaded.colours is None  # no colours given
+
+
+def test_framing_reference_saves_and_loads_as_a_component_with_the_same_lookups(tmp_path):
+    masks = [np.pad(np.ones((10 + k, 30 - k), bool), 10) for k in range(8)]
+    renders = [np.where(m[..., None], 100 + 10 * k, 255).astype(np.uint8).repeat(3, -1) for k, m in enumerate(masks)]
+    reference = FramingReference.from_masks(masks, neighbours=2, renders=renders, category="blob",
+                                            colours=((140.0, 141.0, 143.5), (30.0, 30.0, 31.0)))
+    reference.save_pretrained(tmp_path / "framing")
+    loaded = FramingReference.from_pretrained(tmp_path / "framing")
+    assert loaded.config.category == "blob" and loaded.config.num_references == 8
+    assert loaded.colours == ((140.0, 141.0, 143.5), (30.0, 30.0, 31.0))
+    probe = np.pad(np.ones((13, 26), bool), 5)
+    assert loaded.lookup(probe) == reference.lookup(probe)
+    assert loaded.lookup_shading(probe) == reference.lookup_shading(probe)
+    assert loaded.features.dtype == torch.float16  # stored as float16: 22 kB for 1200 renders
+
+
+def test_the_shipped_framing_statistics_are_the_category_s_renders():
+    """Both pipelines carry their category's statistics: 1200 renders with grey levels, and the colours."""
+    for category in ("car", "airplane"):
+        framing = FramingReference.from_pretrained(CHECKPOINTS / f"latentmapper-{category}" / "framing")
+        assert framing.config.category == category and framing.config.with_shading
+        assert framing.features.shape == (1200, 4) and framing.shading.shape == (1200, 2)
+        mean, std = framing.colours
+        assert 120 < np.mean(mean) < 160 and 20 < np.mean(std) < 40  # grey-ish objects, as the renders show
 
 
 def test_prepare_photo_works_on_a_reduced_copy_of_a_large_photo():
@@ -125,8 +156,8 @@ def test_prepare_photo_rejects_an_empty_or_misshapen_matte():
         prepare_photo(image, remover=lambda im: np.ones((5, 5), np.float32))
     with pytest.raises(ValueError, match="foreground_ratio"):
         prepare_photo(image, foreground_ratio=1.5)
-    with pytest.raises(ValueError, match="no render framing"):
-        prepare_photo(image, category="submarine")
+    with pytest.raises(ValueError, match="neighbours"):
+        FramingReference(num_references=3, neighbours=5)
 
 
 def test_prepare_command_writes_the_prepared_photo(tmp_path):
@@ -134,8 +165,10 @@ def test_prepare_command_writes_the_prepared_photo(tmp_path):
 
     image, _ = _object_image()
     image.save(tmp_path / "photo.png")
-    assert main(["prepare", str(tmp_path / "photo.png"), "-o", str(tmp_path / "out.png"), "--category", "car"]) == 0
+    framing = str(CHECKPOINTS / "latentmapper-car" / "framing")
+    assert main(["prepare", str(tmp_path / "photo.png"), "-o", str(tmp_path / "out.png"), "--framing", framing]) == 0
     assert Image.open(tmp_path / "out.png").size == (128, 128)
+    assert main(["prepare", str(tmp_path / "photo.png"), "-o", str(tmp_path / "x.png"), "--framing", str(tmp_path)]) == 2
     assert main(["prepare", str(tmp_path / "missing.png"), "-o", str(tmp_path / "x.png")]) == 2
 
 
@@ -155,32 +188,31 @@ def test_match_shading_makes_the_object_grey_with_the_target_level():
     assert np.abs(out[truth][:, 2] - out[truth][:, 0] - 3.0).max() <= 1.0  # grey plus the tint
 
 
-def test_prepare_photo_keeps_a_render_s_own_grey_level():
+def test_prepare_photo_keeps_a_render_s_own_grey_level(car_framing):
     """Photo mode matches shading to renders of the same silhouette, so a render keeps its own level
     (the category-wide statistics would pull every view to one level)."""
     from latentmapper.data import RecordConfig
     from latentmapper.data.records import procedural_record
-    from latentmapper.photo import RENDER_COLOURS
 
     record = procedural_record("car", 7, RecordConfig(sdf_samples=500, surface_samples=50, mesh_resolution=64))
-    global_mean = np.mean(RENDER_COLOURS["car"][0])
+    global_mean = np.mean(car_framing.colours[0])
     for view in (0, 3, 6):
         render = record.images[view]
         own = np.asarray(render.convert("L"), np.float64)[render_mask(render)].mean()
-        out = prepare_photo(render, category="car")
+        out = prepare_photo(render, framing=car_framing)
         level = np.asarray(out.convert("L"), np.float64)[render_mask(out)].mean()
         assert abs(level - own) < max(6.0, 0.5 * abs(own - global_mean)), view
 
 
-def test_match_colours_gives_the_object_the_target_statistics():
+def test_match_colours_gives_the_object_the_target_statistics(car_framing):
     from latentmapper.photo import match_colours
 
     image, truth = _object_image()
     out = np.asarray(match_colours(image, truth.astype(np.float32), (140, 140, 145), (30, 30, 31)), np.float64)
     assert np.allclose(out[truth].mean(0), (140, 140, 145), atol=1.5)
     assert np.allclose(out[truth].std(0), (30, 30, 31), atol=1.5)
-    plain = np.asarray(prepare_photo(image, category="car", colours=False), np.float64)
-    matched = np.asarray(prepare_photo(image, category="car"), np.float64)
+    plain = np.asarray(prepare_photo(image, framing=car_framing, colours=False), np.float64)
+    matched = np.asarray(prepare_photo(image, framing=car_framing), np.float64)
     inside = (plain < 250).any(-1)
     assert abs(matched[inside][:, 0].mean() - plain[inside][:, 0].mean()) > 20  # red car -> render-like grey
 

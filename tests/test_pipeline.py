@@ -272,6 +272,107 @@ def test_real_to_synthetic_uses_the_translator(tmp_path):
     assert isinstance(LatentMapperPipeline.from_pretrained(tmp_path / "with-translator").translator, _Identity)
 
 
+# ---- photo mode (matting -> framing -> translator -> map) -----------------------------------------
+def _photo(size=(60, 80)) -> Image.Image:
+    """A red ellipse on a grey-green backdrop: an object to cut out."""
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", size[::-1], (110, 130, 100))
+    ImageDraw.Draw(image).ellipse((15, 20, 65, 45), fill=(200, 40, 40))
+    return image
+
+
+def _photo_components():
+    """Framing statistics of two ellipse 'renders', a matting U-Net that keeps every pixel, an identity translator."""
+    from latentmapper.photo import FramingReference
+    from latentmapper.photo.learned_matting import matting_unet
+
+    masks = [np.pad(np.ones((10, 30), bool), 10), np.pad(np.ones((30, 10), bool), 10)]
+    renders = [np.where(m[..., None], 90 + 60 * k, 255).astype(np.uint8).repeat(3, -1) for k, m in enumerate(masks)]
+    framing = FramingReference.from_masks(masks, neighbours=1, renders=renders, category="car")
+    matting = matting_unet((8, 16), sample_size=32)
+    with torch.no_grad():
+        matting.conv_out.weight.zero_()
+        matting.conv_out.bias.fill_(6.0)  # alpha ~1 everywhere: the whole image is the object
+    return framing, matting, _Identity()
+
+
+def test_photo_mode_is_the_photo_package_s_steps_in_one_call(tmp_path):
+    from latentmapper.photo import photo_mode, prepare_photo
+
+    pipe = build_tiny_pipeline()
+    photo = _photo()
+    # without photo components: classical matting, the fixed framing, no translation
+    plain = pipe(prepare_photo(photo), output_type="latent").latents
+    assert torch.equal(pipe(photo, output_type="latent", photo_mode=True).latents, plain)
+    assert not torch.allclose(pipe(photo, output_type="latent").latents, plain)  # photo mode did change the input
+
+    framing, matting, translator = _photo_components()
+    pipe.framing, pipe.matting, pipe.translator = framing, matting, translator
+    prepared = photo_mode([photo], framing=framing, matting=matting, translator=translator)
+    assert np.asarray(prepared[0]).mean() < 250  # the whole image kept as the object: not white
+    expected = pipe(prepared, output_type="latent").latents
+    assert torch.equal(pipe(photo, output_type="latent", photo_mode=True).latents, expected)
+    assert not torch.equal(expected, plain)  # the matting U-Net and the framing were used
+
+    pipe.save_pretrained(tmp_path / "with-photo-mode")
+    index = json.loads((tmp_path / "with-photo-mode" / "model_index.json").read_text())
+    assert index["framing"] == ["latentmapper.photo.framing_reference", "FramingReference"]
+    assert index["matting"] == ["diffusers", "UNet2DModel"]
+    again = LatentMapperPipeline.from_pretrained(tmp_path / "with-photo-mode")
+    assert again.framing.config.category == "car"
+    assert torch.allclose(again(photo, output_type="latent", photo_mode=True).latents, expected, atol=1e-6)
+
+
+def test_a_pipeline_saved_before_photo_mode_components_loads_and_runs_photo_mode(tmp_path):
+    build_tiny_pipeline().save_pretrained(tmp_path / "old")
+    index_path = tmp_path / "old" / "model_index.json"
+    index = json.loads(index_path.read_text())
+    del index["framing"], index["matting"]  # as written before issue 18
+    index_path.write_text(json.dumps(index))
+    pipe = LatentMapperPipeline.from_pretrained(tmp_path / "old")
+    assert pipe.framing is None and pipe.matting is None
+    assert pipe(_photo(), output_type="latent", photo_mode=True).latents.shape == (1, 8)
+    with pytest.raises(ValueError, match="no object"):  # EmptyMatteError: nothing to cut out of a blank image
+        pipe(Image.new("RGB", (40, 40), "white"), output_type="latent", photo_mode=True)
+
+
+def test_photo_components_are_added_to_a_saved_folder_without_touching_the_others(tmp_path):
+    from latentmapper.training.commands import add_photo_components
+    from latentmapper.models.cyclegan import ResnetGenerator
+
+    folder = tmp_path / "pipe"
+    build_tiny_pipeline().save_pretrained(folder)
+    weights = {p: p.read_bytes() for p in folder.rglob("*.safetensors")}
+    framing, matting, _ = _photo_components()
+    framing.save_pretrained(tmp_path / "framing")
+    ResnetGenerator(image_size=32, ngf=4, num_downsamplings=1, num_res_blocks=1).save_pretrained(tmp_path / "translator")
+    assert add_photo_components.main(["--pipeline", str(folder), "--framing", str(tmp_path / "framing"),
+                                      "--translator", str(tmp_path / "translator"), "--fp16"]) == 0
+    assert all(path.read_bytes() == data for path, data in weights.items())  # the other components as they were
+    index = json.loads((folder / "model_index.json").read_text())
+    assert index["translator"] == ["latentmapper.models.cyclegan", "ResnetGenerator"] and index["matting"] == [None, None]
+    pipe = LatentMapperPipeline.from_pretrained(folder)
+    assert isinstance(pipe.translator, ResnetGenerator) and pipe.framing.config.category == "car"
+    from safetensors import safe_open
+    with safe_open(str(folder / "translator" / "diffusion_pytorch_model.safetensors"), "pt") as handle:
+        assert {handle.get_tensor(k).dtype for k in handle.keys()} == {torch.float16}  # stored halved
+    assert all(p.dtype == torch.float32 for p in pipe.translator.parameters())  # and loaded upcast
+    other = _relabelled(framing, "airplane")
+    other.save_pretrained(tmp_path / "airplane-framing")
+    with pytest.raises(SystemExit, match="'airplane' framing"):
+        add_photo_components.main(["--pipeline", str(folder), "--framing", str(tmp_path / "airplane-framing")])
+
+
+def _relabelled(reference, category: str):
+    """A copy of ``reference`` that says it describes ``category``."""
+    from latentmapper.photo import FramingReference
+
+    copy = FramingReference(**{**dict(reference.config), "category": category})
+    copy.load_state_dict(reference.state_dict())
+    return copy
+
+
 # ---- bad inputs ----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "bad, error, match",
@@ -384,7 +485,8 @@ def test_package_exports_the_pipeline_lazily():
 
     assert latentmapper.LatentMapperPipeline is LatentMapperPipeline
     assert LatentMapperPipeline.component_names() == sorted(
-        ["autoencoder", "clip", "clip_processor", "codebook", "dit", "mapper", "translator", "vit", "vit_processor"])
+        ["autoencoder", "clip", "clip_processor", "codebook", "dit", "framing", "mapper", "matting", "translator", "vit",
+         "vit_processor"])
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])

@@ -13,7 +13,6 @@ from space.display import viewer_glb, viewer_mesh
 from space.examples import load_examples
 from space.interpolation import LatentInterpolator
 from space.outputs import request_folder
-from space.photo_mode import apply_photo_mode
 from space.reconstruct import STAGES, Reconstructor
 
 
@@ -124,7 +123,7 @@ def test_photo_mode_prepares_a_photo_like_the_renders(reconstructor, car_example
     photo = make_photo_like(Image.open(car_example).convert("RGB"), np.random.default_rng(0))  # backdrop, shifts, noise
     viewer, *_ = reconstructor(np.asarray(photo), "car", 64, "glb", True)
     assert len(_glb_mesh(viewer).faces) > 100
-    prepared = apply_photo_mode(reconstructor.pipelines["car"], photo)
+    prepared = reconstructor.pipelines["car"].prepare_images(photo, photo_mode=True)[0]  # what the call above mapped
     corners = np.asarray(prepared)[[0, 0, -1, -1], [0, -1, 0, -1]]
     assert prepared.size == (128, 128) and (corners > 245).all()  # the backdrop is gone: white, like the renders
 
@@ -165,6 +164,17 @@ def test_model_option_serves_one_pipeline_named_by_its_category(tiny_pipeline_di
 
     pipelines = load_pipelines(str(tiny_pipeline_dir), device="cpu")
     assert list(pipelines) == ["car"] and pipelines["car"].latent_size == 8
+
+
+def test_the_space_gives_its_pipelines_the_checkout_s_matting_u_net(tiny_pipeline_dir):
+    """Photo mode's matting U-Net is not inside the pipeline folders (the weights budget): the Space adds it."""
+    from space.models import SHIPPED_MATTING, load_pipelines
+
+    matting = load_pipelines(str(tiny_pipeline_dir), device="cpu")["car"].matting
+    if SHIPPED_MATTING.is_dir():
+        assert matting is not None and matting.config.out_channels == 1
+    else:
+        assert matting is None  # then photo mode uses the classical matting
 
 
 def test_request_folders_are_pruned(tmp_path):

@@ -17,9 +17,12 @@
 # The time above is the sum of the stages as measured one by one (lane A about 3 h); the
 # script has not yet been timed end to end with these presets (issue 17, item 4).
 #   3. per category: mapper (early stopping on the validation codes), then the pipeline is
-#      assembled in fp16 into OUT/latentmapper-<category>
+#      assembled in fp16 into OUT/latentmapper-<category>, with the renders' framing statistics
+#      (photo mode's framing component) added
 #   4. the photo-mode matting U-Net on all categories' photo-like renders (25 min), its fp16
 #      weights copied into OUT/photo-matting
+#   5. with car among the categories: the CycleGAN translator on the car stand-in photo domain
+#      (20 min), added in fp16 to OUT/latentmapper-car
 # Logs go to RUNS/logs/; the wall time of each stage is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -102,8 +105,19 @@ for c in $CATEGORIES; do
   stage "assemble-$c" $PY train/assemble_pipeline.py --category "$c" --encoders "$RUNS/encoders" \
     --features "$RUNS/$c/features" --autoencoder "$RUNS/$c/autoencoder" --mapper "$RUNS/$c/mapper" \
     --dit "$RUNS/$c/dit" --fp16 --output "$OUT/latentmapper-$c"
+  stage "framing-$c" $PY -m latentmapper.photo fit-framing --dataset "$DATA/$c" --out "$RUNS/framing"
+  stage "photo-components-$c" $PY train/add_photo_components.py --pipeline "$OUT/latentmapper-$c" \
+    --framing "$RUNS/framing/$c"
 done
 stage photo-matting $PY train/train_matting.py --dataset "${encoder_data[@]}" --preset "$PRESET" \
   --output "$RUNS/matting" --resume --fp16
 mkdir -p "$OUT/photo-matting" && cp "$RUNS/matting/matting/"* "$OUT/photo-matting/"
+if [[ " $CATEGORIES " == *" car "* ]]; then
+  stage stand-in-car $PY -m latentmapper.photo stand-in --out "$RUNS/cyclegan/data" --dataset "$DATA/car" \
+    --views-per-shape 2 --framing "$OUT/latentmapper-car/framing" --remover "$OUT/photo-matting"
+  stage cyclegan-car $PY train/train_cyclegan.py --photos "$RUNS/cyclegan/data/photos_prepared" \
+    --renders "$RUNS/cyclegan/data/renders" --preset "$PRESET" --output "$RUNS/cyclegan" --resume
+  stage translator-car $PY train/add_photo_components.py --pipeline "$OUT/latentmapper-car" \
+    --translator "$RUNS/cyclegan/translator" --fp16
+fi
 echo "all stages done in $(( (SECONDS - began) / 60 )) min $(( (SECONDS - began) % 60 )) s"

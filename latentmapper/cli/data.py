@@ -4,7 +4,7 @@
     latentmapper data import-shapenet /path/to/ShapeNetCore.v2 --synset 02958343 --out data/shapenet-car
     latentmapper data push data/car USER/latentmapper-car
     latentmapper data pull USER/latentmapper-car data/car-copy
-    latentmapper data filter-photos DIR --category car --out kept.tsv [--clip PATH_OR_ID]
+    latentmapper data filter-photos DIR --category car --out kept.tsv --clip PATH_OR_ID
 
 ``python -m latentmapper.data ...`` is the same command.
 """
@@ -16,6 +16,8 @@ import logging
 import sys
 import time
 from pathlib import Path
+
+from .group import add_group, alias_parser, run_alias
 
 ALIAS = "python -m latentmapper.data"
 
@@ -39,18 +41,12 @@ def _add_record_options(parser: argparse.ArgumentParser) -> None:
 
 def add_parser(sub) -> argparse.ArgumentParser:
     """``latentmapper data``, a sub-command of ``sub`` (the top-level parser's sub-parsers)."""
-    parser = sub.add_parser("data", help="build, import, push or pull shape datasets; filter photos",
-                            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_commands(parser)
-    return parser
+    return add_group(sub, "data", "build, import, push or pull shape datasets; filter photos", __doc__, add_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The same commands as ``python -m latentmapper.data``."""
-    parser = argparse.ArgumentParser(prog=ALIAS, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_commands(parser)
-    return parser
+    return alias_parser(ALIAS, __doc__, add_commands)
 
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
@@ -85,8 +81,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     photos.add_argument("folder", type=Path, help="folder of images")
     photos.add_argument("--category", required=True, help="the text put in the 74 prompt templates, e.g. car")
     photos.add_argument("--out", required=True, type=Path, help="kept list (the rejected list goes beside it)")
-    photos.add_argument("--clip", default=None, help="CLIP with text tower: hub id or folder "
-                        "(default: the checkout's runs/ship/encoders/clip, from train/train_encoders.py)")
+    photos.add_argument("--clip", required=True, help="CLIP with text tower: hub id or folder")
     photos.add_argument("--num-std", type=float, default=2.0, help="keep distances up to mean + this many std (paper: 2)")
     photos.add_argument("--recursive", action="store_true", help="also images in sub-folders")
 
@@ -106,8 +101,7 @@ def _filter_photos(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m latentmapper.data ARGS``."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    return run(build_parser().parse_args(argv), argv)
+    return run_alias(build_parser(), argv)
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:

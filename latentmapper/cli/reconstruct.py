@@ -33,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=MESH_FORMATS, default="glb", help="mesh file format (default glb)")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when present, else cpu)")
     parser.add_argument("--real-to-synthetic", action="store_true", help="run the pipeline's photo translator first")
+    parser.add_argument("--photo", action="store_true", help="photo mode: matte, frame and translate each photo like "
+                        "the renders first (the pipeline's matting, framing and translator components)")
+    parser.add_argument("--matting", default=None, help="with --photo: a matting U-Net by path or hub id (e.g. "
+                        "checkpoints/photo-matting) instead of the pipeline's, else the classical matting")
 
 
 def output_paths(images: list[Path], out: Path, file_type: str) -> list[Path]:
@@ -99,6 +103,14 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     except (PipelineLoadError, OSError, ValueError) as err:
         print(f"error: cannot load the pipeline {args.model!r}: {err}", file=sys.stderr)
         return 2
+    if args.matting:  # photo mode's matting U-Net, by path or hub id
+        from ..photo import LearnedMatting
+
+        try:
+            pipe.matting = LearnedMatting.from_pretrained(args.matting).unet.to(device)
+        except (OSError, ValueError) as err:
+            print(f"error: cannot load the matting U-Net {args.matting!r}: {err}", file=sys.stderr)
+            return 2
     pipe.set_progress_bar_config(disable=True)
     failures = []
     targets = output_paths(args.images, args.out, args.format)
@@ -107,7 +119,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         bar.set_postfix_str(image.name)
         try:
             out = pipe(str(image), resolution=args.resolution, output_type="trimesh",
-                       real_to_synthetic=args.real_to_synthetic)
+                       real_to_synthetic=args.real_to_synthetic, photo_mode=args.photo)
             save_mesh(out.meshes[0], target, args.format)
         except (InvalidImageError, EmptySurfaceError, OSError, ValueError) as err:
             failures.append(image)

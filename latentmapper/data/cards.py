@@ -1,16 +1,13 @@
-"""Dataset card (README.md) from the template in ``hub_cards/``, written beside a dataset."""
+"""Dataset card (README.md) from the package's template (``templates/dataset_card.md``), written beside a dataset."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from datasets import DatasetDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
-logger = logging.getLogger(__name__)
-
-TEMPLATES = Path(__file__).resolve().parents[2] / "hub_cards"
+from ..templates import template_path
 
 
 def render_dataset_card(dataset: DatasetDict, info: dict) -> DatasetCard:
@@ -30,7 +27,7 @@ def render_dataset_card(dataset: DatasetDict, info: dict) -> DatasetCard:
     )
     return DatasetCard.from_template(
         data,
-        template_path=str(TEMPLATES / "dataset_card.md"),
+        template_path=str(template_path("dataset_card.md")),
         category=category,
         subtypes=", ".join(sorted({t for split in dataset.values() for t in split["subtype"] if t})),
         source=source,
@@ -40,7 +37,4 @@ def render_dataset_card(dataset: DatasetDict, info: dict) -> DatasetCard:
 
 
 def write_dataset_card(folder: Path, dataset: DatasetDict, info: dict) -> None:
-    if not (TEMPLATES / "dataset_card.md").exists():
-        logger.warning("no dataset card template at %s; the dataset is saved without README.md", TEMPLATES)
-        return
     render_dataset_card(dataset, info).save(str(Path(folder) / "README.md"))

@@ -31,8 +31,6 @@ from ..atomic import atomic_path
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_FILTER_CLIP = REPO_ROOT / "runs" / "ship" / "encoders" / "clip"
 
 
 class Embedder(Protocol):
@@ -127,14 +125,15 @@ def rejected_path(out: Path) -> Path:
 
 def filter_photo_folder(folder: Path, category: str, out: Path, clip: str | Path | None = None, *,
                         num_std: float = 2.0, recursive: bool = False, embedder: Embedder | None = None) -> FilterResult:
-    """Score every image of ``folder``, write the kept and rejected lists, return the result."""
+    """Score every image of ``folder``, write the kept and rejected lists, return the result.
+
+    ``clip``: a full CLIP (vision and text towers) by path or hub id, unless ``embedder`` is given."""
     from ..image_io import open_image
 
-    clip = clip or DEFAULT_FILTER_CLIP
     if embedder is None:
-        if Path(clip) == DEFAULT_FILTER_CLIP and not DEFAULT_FILTER_CLIP.is_dir():
-            raise ValueError(f"the default filtering CLIP ({DEFAULT_FILTER_CLIP}) has not been trained yet: "
-                             "pass --clip with a full CLIP (train/train_encoders.py OUTPUT/clip, or a hub id)")
+        if clip is None:
+            raise ValueError("filtering needs a CLIP with a text tower: pass --clip with a path or hub id "
+                             "(e.g. train/train_encoders.py OUTPUT/clip)")
         embedder = load_clip_with_text(clip)
     paths, images, unreadable = list_images(folder, recursive), [], []
     readable = []
@@ -158,5 +157,5 @@ def filter_photo_folder(folder: Path, category: str, out: Path, clip: str | Path
     return result
 
 
-__all__ = ["DEFAULT_FILTER_CLIP", "FilterResult", "filter_photo_folder", "load_clip_with_text", "rejected_path",
+__all__ = ["FilterResult", "filter_photo_folder", "load_clip_with_text", "rejected_path",
            "template_distances", "threshold_distances"]

@@ -21,14 +21,12 @@ test renders per category the median scale error is 0.5% (car) and 1.6% (airplan
 19% and 11% for one ratio, and the median centre error 0.3% and 0.8% of the image side,
 against 3.9% and 4.7% for the fixed centre; re-framed clean car renders reconstruct as well
 as the renders themselves (Chamfer 5.23 vs 5.28, 10 test shapes x 3 views).
-``python -m latentmapper.photo fit-framing --dataset data/car data/airplane`` measures the
-errors and writes ``framing_tables.py``.
+``python -m latentmapper.photo fit-framing --dataset data/car data/airplane --out DIR`` measures the
+errors and saves each category's reference (``framing_reference.FramingReference``, a pipeline's
+``framing`` component).
 """
 
 from __future__ import annotations
-
-import base64
-from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -86,68 +84,10 @@ def render_framing(mask: np.ndarray) -> np.ndarray:
     return np.array([np.log(max(right - left, bottom - top) / side), (left + right) / 2 / side, (top + bottom) / 2 / side])
 
 
-def _encode(array: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(array, dtype="<f2").tobytes()).decode("ascii")
-
-
-def _decode(text: str, columns: int) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(text), dtype="<f2").astype(np.float64).reshape(-1, columns)
-
-
 def render_shading(render: Image.Image | np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(mean, std) of the grey level (Rec. 601 luma) of a render's object pixels."""
     grey = np.asarray(render.convert("RGB") if isinstance(render, Image.Image) else render, np.float64) @ LUMA
     return np.array([grey[mask].mean(), grey[mask].std()])
-
-
-@dataclass(frozen=True)
-class FramingReference:
-    """Silhouette features, framing and shading of a category's training renders (float16, base64), for lookup."""
-
-    features: str  # (N, 4) silhouette_features
-    framing: str  # (N, 3) render_framing
-    neighbours: int = 5
-    shading: str = ""  # (N, 2) render_shading; empty when the reference was built from masks alone
-
-    def _nearest(self, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Indices of the ``neighbours`` most similar reference silhouettes and their weights."""
-        features = _decode(self.features, 4)
-        weights = np.asarray(FEATURE_WEIGHTS)
-        distance = np.sqrt((((features - silhouette_features(alpha)) * weights) ** 2).sum(1))
-        nearest = np.argsort(distance)[: self.neighbours]
-        w = 1.0 / (distance[nearest] + 1e-3)
-        return nearest, w / w.sum()
-
-    def lookup(self, alpha: np.ndarray) -> tuple[float, tuple[float, float]]:
-        """(longest side, (centre x, centre y)) that renders with this silhouette have, fractions of the side."""
-        nearest, w = self._nearest(alpha)
-        log_side, cx, cy = (_decode(self.framing, 3)[nearest] * w[:, None]).sum(0)
-        return float(np.exp(log_side)), (float(cx), float(cy))
-
-    def lookup_shading(self, alpha: np.ndarray) -> tuple[float, float] | None:
-        """(mean, std) grey level of the object in renders with this silhouette; None without shading data.
-
-        The renders' shading depends on the view (a car seen from the front is darker than from the
-        side), and the encoders read it as shape, so a photo's object is matched to these rather
-        than to the category's overall statistics.
-        """
-        if not self.shading:
-            return None
-        nearest, w = self._nearest(alpha)
-        mean, std = (_decode(self.shading, 2)[nearest] * w[:, None]).sum(0)
-        return float(mean), float(std)
-
-    @classmethod
-    def from_masks(cls, masks, size: int = 1200, neighbours: int = 5, seed: int = 0,
-                   renders=None) -> "FramingReference":
-        """Up to ``size`` render silhouettes, drawn at random, as the reference set (with ``renders``,
-        the renders those masks came from, also their shading)."""
-        masks = list(masks)
-        pick = sorted(np.random.default_rng(seed).choice(len(masks), min(size, len(masks)), replace=False))
-        features = np.stack([silhouette_features(masks[i]) for i in pick])
-        framing = np.stack([render_framing(masks[i]) for i in pick])
-        shading = "" if renders is None else _encode(np.stack([render_shading(renders[i], masks[i]) for i in pick]))
-        return cls(_encode(features), _encode(framing), neighbours, shading)
 
 
 def composite_on_white(
@@ -187,5 +127,5 @@ def composite_on_white(
     return canvas
 
 
-__all__ = ["FEATURE_WEIGHTS", "RENDER_CENTER", "FramingReference", "composite_on_white", "object_box",
-           "render_framing", "render_mask", "silhouette_features"]
+__all__ = ["FEATURE_WEIGHTS", "RENDER_CENTER", "composite_on_white", "object_box", "render_framing", "render_mask",
+           "render_shading", "silhouette_features"]

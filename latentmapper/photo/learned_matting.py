@@ -3,6 +3,9 @@
     remover = LearnedMatting.from_pretrained("checkpoints/photo-matting")   # or a hub id
     alpha = remover(image)            # (H, W) float32 in [0, 1]
 
+In a pipeline the U-Net itself is the optional ``matting`` component (a diffusers
+``UNet2DModel``, saved and loaded as one), and photo mode wraps it in ``LearnedMatting``.
+
 The classical matting (``matting``) decides object or background from colours, so an
 airplane's wings, a pixel or two of colour mixed with the background, are cut. A network
 that has seen many objects on many backgrounds keeps them. The model is ``diffusers``'

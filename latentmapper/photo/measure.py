@@ -1,25 +1,23 @@
-"""Measure how the renders frame objects, and write the reference sets ``prepare_photo`` looks up.
+"""Measure how the renders frame objects, and save the reference sets ``prepare_photo`` looks up.
 
-    python -m latentmapper.photo fit-framing --dataset data/car data/airplane
+    python -m latentmapper.photo fit-framing --dataset data/car data/airplane --out runs/framing
 
 For every category: the silhouettes of the training renders (all 9 views) become a
 :class:`FramingReference`; the test renders then measure how far its looked-up scale and centre
-are from the true ones, next to one fixed ratio and centre for every view, and the references
-are written to ``framing_tables.py``.
+are from the true ones, next to one fixed ratio and centre for every view, and each reference is
+saved to ``OUT/<category>/`` (safetensors + config.json), a pipeline's ``framing`` component.
 """
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import atomic_path
 from .colour import object_colour_statistics
-from .framing import RENDER_CENTER, FramingReference, render_framing, render_mask
-
-TABLES_FILE = Path(__file__).resolve().parent / "framing_tables.py"
+from .framing import RENDER_CENTER, render_framing, render_mask
+from .framing_reference import FramingReference
 
 
 def split_silhouettes(dataset: str | Path, split: str) -> tuple[str, list, list[np.ndarray]]:
@@ -49,42 +47,20 @@ def framing_errors(reference: FramingReference, train: list[np.ndarray], test: l
             "one_ratio_value": float(np.exp(ratio))}
 
 
-def write_tables(references: dict[str, FramingReference], command: str, path: Path = TABLES_FILE,
-                 colours: dict[str, tuple] | None = None) -> None:
-    lines = [f'"""Render framing references, measured by ``{command}``.', "",
-             "Generated: rerun the command rather than editing. Each holds float16 silhouette features,",
-             'framings and shadings of training renders, base64-encoded (see ``framing.FramingReference``)."""', "",
-             "from .framing import FramingReference", "", "FRAMING_TABLES = {"]
-    for category, ref in sorted(references.items()):
-        lines.append(f'    "{category}": FramingReference(')
-        for name in ("features", "framing", "shading"):
-            if not getattr(ref, name):
-                continue
-            chunks = textwrap.wrap(getattr(ref, name), 100)
-            lines.append(f"        {name}=(")
-            lines += [f'            "{chunk}"' for chunk in chunks]
-            lines.append("        ),")
-        lines += [f"        neighbours={ref.neighbours},", "    ),"]
-    lines += ["}", "", "# per-channel (mean, std) of the object pixels of the training renders", "RENDER_COLOURS = {"]
-    lines += [f'    "{category}": ({mean}, {std}),' for category, (mean, std) in sorted((colours or {}).items())]
-    lines += ["}", ""]
-    with atomic_path(path) as tmp:
-        tmp.write_text("\n".join(lines))
-
-
-def fit_framing(datasets: list[str | Path], command: str, path: Path = TABLES_FILE) -> dict[str, dict]:
-    """Build, measure and write the reference of every dataset's category; returns the measurements."""
-    references, colours, report = {}, {}, {}
+def fit_framing(datasets: list[str | Path], out: str | Path) -> dict[str, dict]:
+    """Build, measure and save (``out/<category>``) the reference of every dataset's category;
+    returns the measurements."""
+    report = {}
     for dataset in datasets:
         category, images, train = split_silhouettes(dataset, "train")
         _, _, test = split_silhouettes(dataset, "test")
-        reference = FramingReference.from_masks(train, renders=images)
-        references[category] = reference
-        colours[category] = object_colour_statistics(images[::7], train[::7])
+        colours = object_colour_statistics(images[::7], train[::7])
+        reference = FramingReference.from_masks(train, renders=images, colours=colours, category=category)
+        with atomic_path(Path(out) / category, is_dir=True) as tmp:
+            reference.save_pretrained(tmp)
         report[category] = {"train_renders": len(train), "test_renders": len(test),
-                            **framing_errors(reference, train, test), "colour": colours[category]}
-    write_tables(references, command, path, colours)
+                            **framing_errors(reference, train, test), "colour": colours}
     return report
 
 
-__all__ = ["TABLES_FILE", "fit_framing", "framing_errors", "split_silhouettes", "write_tables"]
+__all__ = ["fit_framing", "framing_errors", "split_silhouettes"]

@@ -1,6 +1,7 @@
 """Build the two unaligned image folders a CycleGAN trains on, from renders alone.
 
-    python -m latentmapper.photo stand-in --out runs/cyclegan/data --dataset data/car data/airplane
+    python -m latentmapper.photo stand-in --out runs/cyclegan/data --dataset data/car
+        --framing checkpoints/latentmapper-car/framing --remover checkpoints/photo-matting
     python -m latentmapper.photo stand-in --out runs/cyclegan/data --category car --num-shapes 200
 
 No real photos can be downloaded here, so the "photo" side is made of photo-like versions of
@@ -10,8 +11,9 @@ domains are unaligned: even shapes give photos, odd shapes give renders; each gi
 ``views_per_shape`` random views. Written:
 
 * ``photos/``: the photo-like images, as a photo collection would be;
-* ``photos_prepared/``: the same through :func:`prepare_photo` (background removal, framing),
-  which is what the translator sees in the pipeline, so what it is trained on;
+* ``photos_prepared/``: the same through :func:`prepare_photo` (background removal, framing by the
+  category's ``FramingReference`` where one is given), which is what the translator sees in the
+  pipeline's photo mode, so what it is trained on;
 * ``renders/``: the renders framed by the same function (their matte is exact).
 
 Every file is written atomically and existing ones are kept, so an interrupted build resumes.
@@ -22,13 +24,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_path
+from .framing_reference import FramingReference
 from .photo_like import PhotoLikeConfig, synthesize_photo_like
 
 FOLDERS = ("photos", "photos_prepared", "renders")
@@ -71,9 +74,15 @@ def build_stand_in(
     config: PhotoLikeConfig = PhotoLikeConfig(),
     remover=None,
     total: int | None = None,
+    framing: Mapping[str, FramingReference] | None = None,
 ) -> dict:
-    """Write ``photos/``, ``photos_prepared/`` and ``renders/`` under ``out``; returns the counts."""
-    from . import prepare_photo
+    """Write ``photos/``, ``photos_prepared/`` and ``renders/`` under ``out``; returns the counts.
+
+    ``framing``: ``{category: FramingReference}``; a shape of another category is framed with the
+    fixed ratio and centre."""
+    from .prepare import prepare_photo
+
+    framing = dict(framing or {})
 
     out = Path(out)
     for name in FOLDERS:
@@ -89,18 +98,19 @@ def build_stand_in(
                 if not prepared.is_file():
                     photo = synthesize_photo_like(renders[view], rng, config).image
                     _save(photo, out / "photos" / name)
-                    _save(prepare_photo(photo, remover=remover, category=category), prepared)
+                    _save(prepare_photo(photo, remover=remover, framing=framing.get(category)), prepared)
                 counts["photos"] += 1
             else:
                 target = out / "renders" / name
                 if not target.is_file():
-                    _save(prepare_photo(renders[view], category=category), target)
+                    _save(prepare_photo(renders[view], framing=framing.get(category)), target)
                 counts["renders"] += 1
     with atomic_path(out / "stand_in.json") as tmp:
         totals = {name: sum(1 for _ in (out / name).glob("*.png")) for name in FOLDERS}
         info = {"counts": counts, "folder_totals": totals, "views_per_shape": views_per_shape, "seed": seed,
                 "photo_like": asdict(config),
                 "remover": type(remover).__name__ if remover is not None else "ClassicalMatting",
+                "framing": sorted(framing),
                 "note": "photo-like renders: a stand-in for real photos, not real photos"}
         tmp.write_text(json.dumps(info, indent=1))
     return counts

@@ -1,4 +1,4 @@
-"""Model cards (README.md) of saved pipelines, from the templates in ``hub_cards/``.
+"""Model cards (README.md) of saved pipelines, from the package's templates (``latentmapper/templates/``).
 
 Written by the pipelines' ``save_pretrained`` (and so by ``push_to_hub``), filled with what
 the pipeline itself knows: its category and the sizes of its components. For the
@@ -11,13 +11,11 @@ test shapes by fitting, against the constant answer) are passed in by whoever kn
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
 from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 
-logger = logging.getLogger(__name__)
+from ..templates import template_path
 
 TEMPLATE = "model_card.md"
 GOEMBED_TEMPLATE = "goembed_model_card.md"
@@ -39,19 +37,9 @@ DEFAULT_TRAINING_DATA = (
 )
 
 
-def template_path(name: str) -> Path:
-    """Where the card template ``name`` is: the one place that knows where templates live."""
-    return Path(__file__).resolve().parents[2] / "hub_cards" / name
-
-
-def card_from_template(name: str, data: ModelCardData, title: str, **fields: Any) -> ModelCard:
-    """The template ``name`` filled with ``fields``; without the template file (a wheel install)
-    huggingface_hub's default card titled ``title``."""
-    path = template_path(name)
-    if not path.is_file():
-        logger.warning("no model card template at %s; using huggingface_hub's default card", path)
-        return ModelCard.from_template(data, model_id=title)
-    return ModelCard.from_template(data, template_path=str(path), **fields)
+def card_from_template(name: str, data: ModelCardData, **fields: Any) -> ModelCard:
+    """The package's template ``name`` filled with ``fields``."""
+    return ModelCard.from_template(data, template_path=str(template_path(name)), **fields)
 
 
 def _get(config: Any, key: str, default: Any = "?") -> Any:
@@ -81,6 +69,11 @@ def describe_component(name: str, component: Any) -> str:
     if name == "dit":
         return (f"latent {config.latent_size}; LSTM warper {config.warp_hidden_size} x {config.warp_steps} steps; "
                 f"template MLP {list(config.template_dims)}; SDF clamp {config.clamp_distance}")
+    if name == "framing":  # photo mode's components
+        return f"framing and grey level of {config.num_references} {config.category} training renders (photo mode)"
+    if name in ("matting", "translator"):
+        size = sum(p.numel() for p in component.parameters())
+        return f"{'matting U-Net' if name == 'matting' else 'CycleGAN photo -> render generator'}, {size:,} parameters (photo mode)"
     return type(component).__name__
 
 
@@ -107,7 +100,7 @@ def render_model_card(
     pipe, *, repo_id: str | None = None, evaluation: str | None = None, training_data: str | None = None,
     results: dict | None = None,
 ) -> ModelCard:
-    """The card of a ``LatentMapperPipeline`` (see :func:`card_from_template` when the template is missing).
+    """The card of a ``LatentMapperPipeline``, from the package's model card template.
 
     ``results``: the category's results JSON; its ``dit_fit``, if any, fills the DIT fit section.
     """
@@ -127,7 +120,7 @@ def render_model_card(
         dit_fit=dit_fit_section(results),
         training_data=training_data or DEFAULT_TRAINING_DATA.format(category=category),
     )
-    return card_from_template(TEMPLATE, data, f"LatentMapper {category} pipeline", **kwargs)
+    return card_from_template(TEMPLATE, data, **kwargs)
 
 
 def render_goembed_card(pipe, *, repo_id: str | None = None) -> ModelCard:
@@ -136,7 +129,7 @@ def render_goembed_card(pipe, *, repo_id: str | None = None) -> ModelCard:
     data = ModelCardData(license="apache-2.0", library_name="latentmapper", pipeline_tag="image-to-3d",
                          tags=["image-to-3d", "3d", "sdf", "goembed", category])
     return card_from_template(
-        GOEMBED_TEMPLATE, data, f"GOEmbed {category} pipeline", category=category,
+        GOEMBED_TEMPLATE, data, category=category,
         repo_id=repo_id or f"USER/goembed-{category}", representation=encoder.representation,
         grid_resolution=encoder.resolution, feature_dim=encoder.feature_dim,
         parameters=f"{sum(p.numel() for p in pipe.goembed.parameters()):,}",

@@ -22,18 +22,18 @@ import threading
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-import numpy as np
 import PIL.Image
 import torch
-from diffusers import ModelMixin
+from diffusers import ModelMixin, UNet2DModel
 from huggingface_hub import ModelCard
 from transformers import CLIPVisionModelWithProjection, PreTrainedModel
 from transformers.image_processing_base import ImageProcessingMixin
 
 from ..features import ClipEmbedder, ViTKeyExtractor, load_clip_vision, load_vit, mapper_features
-from ..image_io import ImageBatch, load_images
 from ..features.codebook import KeyCodebook
+from ..image_io import ImageBatch, load_images
 from ..models import DescriptorAutoencoder, DITDecoder, LatentMapper
+from ..photo import FramingReference, photo_mode as photo_mode_images, translate_to_renders
 from ..torch_threads import single_torch_thread
 from .base import LatentMeshPipeline, MeshPipelineOutput
 from .model_card import render_model_card
@@ -54,12 +54,13 @@ class LatentMapperPipeline(LatentMeshPipeline):
     Components: ``clip`` (CLIP vision tower with projection) and ``clip_processor``; ``vit``
     (any ViT-style encoder whose key projections are hooked) and ``vit_processor``;
     ``codebook`` (k-means words of the keys), ``autoencoder`` (bag -> code), ``mapper``
-    (code + CLIP -> latent), ``dit`` (latent -> SDF); ``translator``, an optional
-    real-to-synthetic image translator. ``category`` names what the decoder was trained on.
+    (code + CLIP -> latent), ``dit`` (latent -> SDF); optional, for photo mode (``latentmapper.photo``):
+    ``translator`` (a real-to-synthetic image translator), ``framing`` (the category's render framing
+    statistics) and ``matting`` (a matting U-Net). ``category`` names what the decoder was trained on.
     """
 
     model_cpu_offload_seq = "clip->vit->autoencoder->mapper->dit"
-    _optional_components = ["translator"]
+    _optional_components = ["translator", "framing", "matting"]  # the last three: photo mode
     output_class = LatentMapperPipelineOutput
     # transformers would fill missing weights at random, with a warning; these loaders refuse instead
     preloaded_components = {"clip": load_clip_vision, "vit": load_vit}
@@ -78,14 +79,17 @@ class LatentMapperPipeline(LatentMeshPipeline):
         dit: DITDecoder,
         translator: ModelMixin | None = None,
         category: str = "object",
+        framing: FramingReference | None = None,
+        matting: UNet2DModel | None = None,
     ) -> None:
         super().__init__()
         self.register_modules(
             clip=clip, clip_processor=clip_processor, vit=vit, vit_processor=vit_processor, codebook=codebook,
             autoencoder=autoencoder, mapper=mapper, dit=dit, translator=translator,
+            framing=framing, matting=matting,
         )
         self.register_to_config(category=category)
-        for module in (clip, vit, codebook, autoencoder, mapper, dit, translator):
+        for module in (clip, vit, codebook, autoencoder, mapper, dit, translator, framing, matting):
             if module is not None:
                 module.eval().requires_grad_(False)
 
@@ -105,26 +109,18 @@ class LatentMapperPipeline(LatentMeshPipeline):
     # ---- the steps ----------------------------------------------------------------------------
     @torch.no_grad()
     def translate(self, images: list[PIL.Image.Image]) -> list[PIL.Image.Image]:
-        """Real photos -> synthetic-looking renders with the translator (a CycleGAN generator).
-
-        Contract: the translator maps (B, 3, S, S) images in [-1, 1] to the same, S being its
-        ``config.image_size`` (default 256); outputs are resized back to the input sizes.
-        """
+        """Real photos -> synthetic-looking renders with the translator (``photo.translate_to_renders``)."""
         if self.translator is None:
             raise ValueError("real_to_synthetic=True needs a translator, and this pipeline has none")
-        self.translator.eval()
-        size = int(getattr(self.translator.config, "image_size", 256))
-        param = next(self.translator.parameters())
-        batch = np.stack([np.asarray(im.resize((size, size), PIL.Image.BICUBIC), np.float32) for im in images])
-        x = torch.from_numpy(batch).permute(0, 3, 1, 2).to(param.device, param.dtype) / 127.5 - 1.0
-        out = self.translator(x)
-        out = getattr(out, "sample", out)
-        pixels = ((out.float().clamp(-1, 1) + 1.0) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-        return [PIL.Image.fromarray(p).resize(im.size, PIL.Image.BICUBIC) for p, im in zip(pixels, images)]
+        return translate_to_renders(self.translator, images)
 
-    def prepare_images(self, image: ImageBatch, real_to_synthetic: bool = False) -> list[PIL.Image.Image]:
-        """Validated RGB images (see ``image_io``), translated when asked."""
+    def prepare_images(self, image: ImageBatch, real_to_synthetic: bool = False,
+                       photo_mode: bool = False) -> list[PIL.Image.Image]:
+        """Validated RGB images (see ``image_io``); with ``photo_mode`` matted, framed and translated by the
+        photo-mode components (``latentmapper.photo.photo_mode``), else translated when asked."""
         images = load_images(image)
+        if photo_mode:
+            return photo_mode_images(images, framing=self.framing, matting=self.matting, translator=self.translator)
         return self.translate(images) if real_to_synthetic else images
 
     @torch.no_grad()
@@ -147,9 +143,9 @@ class LatentMapperPipeline(LatentMeshPipeline):
             latents = self.mapper(code.to(param.device, param.dtype), clip_embeddings.to(param.device, param.dtype))
         return latents.float()
 
-    def encode_image(self, image: ImageBatch, real_to_synthetic: bool = False) -> torch.Tensor:
+    def encode_image(self, image: ImageBatch, real_to_synthetic: bool = False, photo_mode: bool = False) -> torch.Tensor:
         """Image(s) (PIL, numpy, paths; see ``image_io``) -> (B, latent_size) DIT latents."""
-        images = self.prepare_images(image, real_to_synthetic)
+        images = self.prepare_images(image, real_to_synthetic, photo_mode)
         return self.map_features(*self.encode_features(images))
 
     def interpolate(
@@ -183,6 +179,7 @@ class LatentMapperPipeline(LatentMeshPipeline):
         preview_size: int = 128,
         return_dict: bool = True,
         workers: int | None = None,
+        photo_mode: bool = False,
     ) -> LatentMapperPipelineOutput | tuple:
         """Reconstruct each image.
 
@@ -193,6 +190,9 @@ class LatentMapperPipeline(LatentMeshPipeline):
             output_type: ``"trimesh"`` (meshes), ``"glb"`` (GLB bytes), ``"latent"`` (latents only) or
                 ``"preview"`` (sphere-traced images of ``preview_size`` pixels, no mesh).
             real_to_synthetic: run the translator first (photos -> render-like images).
+            photo_mode: for photos: matte -> frame (+ grey level) -> translate with the optional ``matting``,
+                ``framing`` and ``translator`` components (classical matting, a fixed framing, no translation
+                where one is absent), then map; an image without an object raises ``EmptyMatteError``.
             generator: accepted for API symmetry with other pipelines; the pipeline is deterministic.
             workers: threads for the decoder queries on a CPU (default: one per core PyTorch uses); the mesh
                 is the same for any count.
@@ -202,7 +202,7 @@ class LatentMapperPipeline(LatentMeshPipeline):
         """
         del generator  # deterministic: nothing is sampled
         clock = self._begin(output_type, resolution, preview_size)
-        images = self.prepare_images(image, real_to_synthetic)
+        images = self.prepare_images(image, real_to_synthetic, photo_mode)
         clock.lap("prepare")
         features = self.encode_features(images)
         clock.lap("features")
