@@ -1,7 +1,7 @@
 """The reconstruction callback: one image -> the mesh in the viewer, a download, per-stage timings.
 
 The pipeline runs the stages and times them (its output's ``timings``); the Space shows those
-figures, as ``train/benchmark_pipeline.py`` does, plus the time its own exports took.
+figures, as ``benchmarks/benchmark_pipeline.py`` does, plus the time its own exports took.
 Every failure a user can cause becomes a ``gr.Error`` with a plain message; the app keeps
 serving.
 
