@@ -48,7 +48,7 @@ from latentmapper.models.cyclegan import ResnetGenerator  # noqa: E402
 from latentmapper.photo import LearnedMatting, matting_remover, prepare_photo, translate_to_renders  # noqa: E402
 from latentmapper.photo.photo_like import PhotoLikeConfig, synthesize_photo_like  # noqa: E402
 from latentmapper.pipelines import LatentMapperPipeline  # noqa: E402
-from latentmapper.training.outputs import write_json
+from latentmapper.atomic import write_json
 
 CONDITIONS = ("clean", "off", "on", "matted", "true_matte", "clean_reframed")
 SHIPPED_MATTING = Path(__file__).resolve().parents[1] / "checkpoints" / "photo-matting"  # the checkout's matting U-Net

@@ -10,13 +10,14 @@ The temporary's name records the writing process (``.NAME.PID-XXXX.tmp``), so th
 from __future__ import annotations
 
 import contextlib
+import json
 import glob
 import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import psutil
 
@@ -49,6 +50,12 @@ def atomic_path(target: str | os.PathLike, *, is_dir: bool = False) -> Iterator[
             os.replace(work, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """``data`` as indented JSON at ``path``, atomically (logs, settings, per-shape scores)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1))
 
 
 def owner_alive(pid: int, since: float) -> bool:

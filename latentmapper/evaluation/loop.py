@@ -24,7 +24,7 @@ from typing import Sequence
 
 from tqdm.auto import tqdm
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, write_json
 from ..geometry.metrics import NUM_SURFACE_POINTS, sample_surface_points
 from .cross import Gallery
 from .predictors import Prediction, System
@@ -35,11 +35,6 @@ from .views import View, training_views, unseen_views
 
 class SettingsMismatch(RuntimeError):
     """A work folder holds scores made with other settings."""
-
-
-def _write_json(path: Path, data) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1))
 
 
 def mesh_path(work_dir: Path, system: str, shape_id: str) -> Path:
@@ -57,7 +52,7 @@ def check_settings(folder: Path, settings: dict) -> None:
                 f"{folder} holds scores made with other settings ({', '.join(changed)} differ); "
                 f"delete that folder to redo them, or evaluate into another work folder")
         return
-    _write_json(path, settings)
+    write_json(path, settings)
 
 
 class Evaluation:
@@ -139,7 +134,7 @@ class Evaluation:
                 if keep and index < self.figure_shapes and prediction.mesh is not None:
                     with atomic_path(mesh_path(self.work_dir, system.name, shape.shape_id)) as tmp:
                         prediction.mesh.export(str(tmp), file_type="ply")
-            _write_json(self.record_path(system, shape.shape_id),
+            write_json(self.record_path(system, shape.shape_id),
                         {"shape_id": shape.shape_id, "system": system.name, "cross_points": self.gallery.count,
                          "views": entries})
 

@@ -7,7 +7,7 @@ The scripts in ``train/`` (and ``evaluate/``, ``benchmarks/``) only call a comma
   with ``--set key=value`` overrides, and the arguments every stage shares;
 * ``devices``: the Accelerator a preset asks for;
 * ``checkpoints``: resumable checkpoints, one format for every stage, written atomically;
-* ``outputs``: finished components and JSON logs, written atomically;
+* ``outputs``: finished components, written atomically (JSON logs: ``latentmapper.atomic.write_json``);
 * ``batches``: shuffled index batches that a resumed run draws again;
 * ``vector_fitting``: the epoch loop of the small vector models (autoencoder, mapper, baselines);
 * ``dit_fitting``: the DIT auto-decoder's training loop; ``sdf_samples``: its per-shape draws;

@@ -24,7 +24,8 @@ from latentmapper.models.cyclegan import (ImagePool, PatchDiscriminator, ResnetG
 from latentmapper.training.checkpoints import (checkpoint_for, load_checkpoint, load_extra_tensors,
                                                save_checkpoint)
 from latentmapper.training.devices import make_accelerator
-from latentmapper.training.outputs import save_component, write_json
+from latentmapper.atomic import write_json
+from latentmapper.training.outputs import save_component
 from latentmapper.training.schedules import constant_then_linear
 
 

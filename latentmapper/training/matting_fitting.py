@@ -22,7 +22,8 @@ from latentmapper.photo.matting import ClassicalMatting
 from latentmapper.photo.photo_like import PhotoLikeConfig, synthesize_photo_like
 from latentmapper.training.checkpoints import checkpoint_for, load_checkpoint, save_checkpoint
 from latentmapper.training.devices import make_accelerator
-from latentmapper.training.outputs import save_component, write_json
+from latentmapper.atomic import write_json
+from latentmapper.training.outputs import save_component
 from latentmapper.training.schedules import warmup_cosine
 
 

@@ -1,10 +1,8 @@
-"""A stage's finished outputs (components, JSON logs), each written atomically."""
+"""A stage's finished components, each written atomically (JSON logs: ``latentmapper.atomic.write_json``)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from latentmapper.atomic import atomic_path
 
@@ -17,10 +15,4 @@ def save_component(component, folder: Path, *extras) -> None:
             extra.save_pretrained(tmp)
 
 
-def write_json(path: Path, data: Any) -> None:
-    """``data`` as indented JSON at ``path``, atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1))
-
-
-__all__ = ["save_component", "write_json"]
+__all__ = ["save_component"]

@@ -39,7 +39,7 @@ from latentmapper.evaluation.shapes import SplitShapes
 from latentmapper.evaluation.views import render_view, unseen_cameras
 from latentmapper.geometry import EmptySurfaceError
 from latentmapper.pipelines import GOEmbedPipeline
-from latentmapper.training.outputs import write_json
+from latentmapper.atomic import write_json
 
 VIEW_SETS = ("fixed_view", "nine_views", "unseen_views")
 SINGLE = {"fixed_view": [(0.0,)], "nine_views": [(float(y),) for y in range(0, 241, 30)]}

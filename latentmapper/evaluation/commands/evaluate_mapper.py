@@ -41,7 +41,7 @@ from latentmapper.models import LatentMapper
 from latentmapper.training.autoencoder_codes import encode_bags, load_autoencoder
 from latentmapper.training.cached_features import load_feature_split
 from latentmapper.training.latent_codes import load_latents
-from latentmapper.training.outputs import write_json
+from latentmapper.atomic import write_json
 from latentmapper.training.split_latents import fit_split_latents, load_decoder, split_sdf_samples
 
 MAPPER_TARGET_RATIO = 1.5

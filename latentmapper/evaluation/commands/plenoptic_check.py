@@ -37,7 +37,7 @@ from latentmapper.geometry.volume_rendering import render_representation
 from latentmapper.models.radiance_decoder import RadianceDecoder
 from latentmapper.models.goembed import ConvTrunk, GOEmbedEncoder
 from latentmapper.training.devices import make_accelerator
-from latentmapper.training.outputs import write_json
+from latentmapper.atomic import write_json
 from latentmapper.training.presets import add_config_arguments, config_from_args
 from latentmapper.training.schedules import warmup_cosine
 from latentmapper.training.view_sets import ViewSet, load_view_set

@@ -45,7 +45,8 @@ from latentmapper.training.devices import make_accelerator
 from latentmapper.training.feature_caching import (COLUMNS, NOVEL_VIEW_COLUMNS, NOVEL_VIEW_SPLITS, SPLITS, base_settings,
                                                    featurize_split, fit_key_codebook, novel_view_images,
                                                    novel_view_metadata, stored_augment)
-from latentmapper.training.outputs import save_component, write_json
+from latentmapper.atomic import write_json
+from latentmapper.training.outputs import save_component
 from latentmapper.training.presets import add_common_arguments, config_from_args
 
 

@@ -28,7 +28,8 @@ from latentmapper.models.baselines import AtlasNet, chamfer_loss, square_grid
 from latentmapper.training.checkpoints import checkpoint_for
 from latentmapper.training.devices import make_accelerator
 from latentmapper.training.fixed_views import augmented, fixed_view_pixels
-from latentmapper.training.outputs import save_component, write_json
+from latentmapper.atomic import write_json
+from latentmapper.training.outputs import save_component
 from latentmapper.training.presets import add_common_arguments, config_from_args
 from latentmapper.training.vector_fitting import fit_vector_model
 

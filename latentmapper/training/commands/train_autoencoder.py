@@ -25,7 +25,8 @@ from latentmapper.models.autoencoder import DescriptorAutoencoder
 from latentmapper.training.cached_features import load_feature_split
 from latentmapper.training.checkpoints import checkpoint_for
 from latentmapper.training.devices import make_accelerator
-from latentmapper.training.outputs import save_component, write_json
+from latentmapper.atomic import write_json
+from latentmapper.training.outputs import save_component
 from latentmapper.training.presets import add_common_arguments, config_from_args
 from latentmapper.training.vector_fitting import fit_vector_model
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from latentmapper.training.devices import make_accelerator
 from latentmapper.training.encoder_fitting import pooled_splits, train_clip, train_vit
-from latentmapper.training.outputs import write_json
+from latentmapper.atomic import write_json
 from latentmapper.training.presets import add_common_arguments, config_from_args
 
 

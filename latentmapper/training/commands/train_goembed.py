@@ -34,7 +34,7 @@ from latentmapper.models.goembed import GOEmbedEncoder
 from latentmapper.training.devices import make_accelerator
 from latentmapper.training.goembed_fitting import fit_goembed
 from latentmapper.training.latent_codes import load_latents
-from latentmapper.training.outputs import write_json
+from latentmapper.atomic import write_json
 from latentmapper.training.presets import add_common_arguments, config_from_args
 from latentmapper.training.split_latents import load_decoder
 from latentmapper.training.view_sets import load_view_set
