@@ -74,6 +74,37 @@ def test_embedding_is_the_gradient_through_the_full_decoder(kind, two_shapes):
     torch.testing.assert_close(model.embed(views, poses, fovs), -plain * model.config.embedding_scale)
 
 
+@pytest.mark.parametrize("pooling", ["mean", "mean_max_min"])
+@pytest.mark.parametrize("kind", ["voxel", "triplane"])
+def test_views_combine_symmetrically_with_each_camera(kind, pooling, two_shapes):
+    """Several views: the all-view embedding is the mean of the views' own embeddings (each with its own
+    camera), the latent does not depend on the views' order, and one view repeated is that view alone
+    (for either pooling); a view given another view's camera embeds differently."""
+    model = tiny_encoder(kind, view_pooling=pooling).eval()
+    poses, fovs = cameras(2)
+    with torch.no_grad():
+        singles = [model.embed(two_shapes[:, [v]], poses[:, [v]], fovs[:, [v]]) for v in range(3)]
+        out = model(two_shapes, poses, fovs)
+        flipped = model(two_shapes[:, [2, 0, 1]], poses[:, [2, 0, 1]], fovs[:, [2, 0, 1]])
+        once = model(two_shapes[:, [1]], poses[:, [1]], fovs[:, [1]])
+        thrice = model(two_shapes[:, [1, 1, 1]], poses[:, [1, 1, 1]], fovs[:, [1, 1, 1]])
+        wrong = model.embed(two_shapes[:, [1]], poses[:, [0]], fovs[:, [0]])
+    torch.testing.assert_close(out.embedding, sum(singles) / 3, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(flipped.latent, out.latent, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(thrice.latent, once.latent, rtol=1e-4, atol=1e-5)
+    assert (wrong - singles[1]).abs().max() > 1e-3 * singles[1].abs().max()
+
+
+def test_max_min_pooling_widens_only_the_stem():
+    """``mean_max_min`` feeds the trunk three times the channels; the rest of the network is unchanged."""
+    plain, pooled = tiny_encoder("voxel"), tiny_encoder("voxel", view_pooling="mean_max_min")
+    assert pooled.trunk.stem[0].in_channels == 3 * plain.trunk.stem[0].in_channels
+    extra = sum(p.numel() for p in pooled.parameters()) - sum(p.numel() for p in plain.parameters())
+    assert extra == pooled.trunk.stem[0].weight.numel() - plain.trunk.stem[0].weight.numel()
+    with pytest.raises(ValueError, match="view_pooling"):
+        tiny_encoder("voxel", view_pooling="sum")
+
+
 def test_second_order_gradients_reach_the_decoder(two_shapes):
     """The latent depends on the rendering MLP only through the gradient; its derivative matches finite differences."""
     model = tiny_encoder("voxel").double()
@@ -234,3 +265,17 @@ def test_training_evaluation_and_plenoptic_scripts(tmp_path, tiny_record_config)
     assert set(summary["results"]) == {"voxel/goembed", "voxel/cnn_unprojection", "triplane/goembed",
                                        "triplane/cnn_unprojection"}
     assert all(r["psnr_held_out"] > 0 for r in summary["results"].values())
+
+
+def test_view_count_weights():
+    """Batches' view counts: uniform by default (the old draw, unchanged), else by the weights given."""
+    from latentmapper.training.goembed_fitting import draw_view_count
+
+    gen = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    assert draw_view_count(3, None, gen()) == int(torch.randint(1, 4, (1,), generator=gen()))
+    g = gen()
+    assert {draw_view_count(3, [0, 0, 1], g) for _ in range(20)} == {3}
+    counts = [draw_view_count(3, [1, 0, 3], g) for _ in range(400)]
+    assert 2 not in counts and 0.65 < counts.count(3) / len(counts) < 0.85
+    with pytest.raises(ValueError, match="view_count_weights"):
+        draw_view_count(3, [1, 1], g)

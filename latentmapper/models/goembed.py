@@ -105,6 +105,9 @@ class ConvTrunk(nn.Module):
         return head, self.to_representation(y)
 
 
+VIEW_POOLING = {"mean": 1, "mean_max_min": 3}  # how the views' embeddings reach the trunk: channel multiple
+
+
 class GOEmbedEncoder(ModelMixin, ConfigMixin):
     """Posed views (B, V, 3, H, W) in [0, 1] with cameras (B, V, 4, 4) and fovs (B, V) -> DIT latents (B, L).
 
@@ -112,6 +115,7 @@ class GOEmbedEncoder(ModelMixin, ConfigMixin):
     ``"triplane"`` (3 planes ``resolution``^2 x ``feature_dim``). Views are resized to
     ``image_size`` before the embedding is taken; ``samples_per_ray`` points per ray are
     looked up inside the cube [-bound, bound]^3 (the shapes live in the unit sphere).
+    ``view_pooling``: what the trunk reads of several views (``pooled_embedding``).
     """
 
     @register_to_config
@@ -132,19 +136,44 @@ class GOEmbedEncoder(ModelMixin, ConfigMixin):
         head_hidden_size: int = 128,
         latent_size: int = 64,
         decode_representation: bool = False,
+        view_pooling: str = "mean",
     ) -> None:
         super().__init__()
         check_representation(representation)
+        if view_pooling not in VIEW_POOLING:
+            raise ValueError(f"view_pooling must be one of {', '.join(VIEW_POOLING)}, got {view_pooling!r}")
         self.decoder = RadianceDecoder(feature_dim, decoder_hidden_size, decoder_layers, density_at_origin)
         planes = 1 if representation == "voxel" else 3
         self.trunk = ConvTrunk(
-            dims=3 if representation == "voxel" else 2, in_channels=planes * feature_dim,
+            dims=3 if representation == "voxel" else 2, in_channels=planes * feature_dim * VIEW_POOLING[view_pooling],
             out_channels=planes * feature_dim, resolution=resolution, channels=list(channels),
             head_channels=head_channels, head_hidden=head_hidden_size, latent_size=latent_size,
             decode=decode_representation,
         )
         self.register_buffer("latent_mean", torch.zeros(latent_size))
         self.register_buffer("latent_std", torch.ones(latent_size))
+
+    def pooled_embedding(self, images: torch.Tensor, camera_to_world: torch.Tensor,
+                         fov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the embedding of all views, what the trunk reads): with ``view_pooling="mean"`` the two are one.
+
+        ``"mean_max_min"``: each view is embedded alone (B*V embeddings, the same rendering
+        work), and the trunk reads their mean (exactly the all-view embedding, the error
+        being averaged over views), max and min over the views, stacked as channels. Max and
+        min keep what one view alone shows and where the views agree (a visual-hull-like
+        intersection) instead of diluting each view by 1/V; still symmetric in the views.
+        """
+        if self.config.view_pooling == "mean":
+            embedding = self.embed(images, camera_to_world, fov)
+            return embedding, embedding
+        batch, views = images.shape[:2]
+        single = self.embed(images.flatten(0, 1)[:, None], camera_to_world.flatten(0, 1)[:, None],
+                            fov.flatten(0, 1)[:, None])
+        single = single.reshape(batch, views, *single.shape[1:])
+        embedding = single.mean(1)
+        channel = 1 if self.config.representation == "voxel" else 2
+        pooled = torch.cat([embedding, single.amax(1), single.amin(1)], dim=channel)
+        return embedding, pooled
 
     @torch.no_grad()
     def set_normalization(self, latents: torch.Tensor, eps: float = 1e-4) -> None:
@@ -204,9 +233,9 @@ class GOEmbedEncoder(ModelMixin, ConfigMixin):
     def forward(self, images: torch.Tensor, camera_to_world: torch.Tensor, fov: torch.Tensor,
                 return_dict: bool = True) -> GOEmbedOutput | tuple:
         """Views (B, V, 3, H, W) in [0, 1], poses (B, V, 4, 4), fovs in degrees (B, V) -> latents."""
-        embedding = self.embed(images, camera_to_world, fov)
+        embedding, pooled = self.pooled_embedding(images, camera_to_world, fov)
         batch = embedding.shape[0]
-        x = embedding if self.config.representation == "voxel" else embedding.flatten(1, 2)
+        x = pooled if self.config.representation == "voxel" else pooled.flatten(1, 2)
         head, decoded = self.trunk(x)
         latent = head * self.latent_std + self.latent_mean
         if decoded is not None:
@@ -223,4 +252,4 @@ def _check_cameras(views: torch.Tensor, camera_to_world: torch.Tensor, fov: torc
         )
 
 
-__all__ = ["ConvTrunk", "GOEmbedEncoder", "GOEmbedOutput", "resize_views"]
+__all__ = ["ConvTrunk", "GOEmbedEncoder", "GOEmbedOutput", "VIEW_POOLING", "resize_views"]

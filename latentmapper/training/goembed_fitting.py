@@ -1,7 +1,7 @@
 """The GOEmbed encoder's training: posed views of a shape -> its DIT code, with early stopping.
 
 Each step takes a batch of training shapes and, for the whole batch, a number of views k
-drawn from 1..``max_views``; every shape gets its own random k of its renders with their
+drawn from 1..``max_views`` (uniformly, or by ``view_count_weights``); every shape gets its own random k of its renders with their
 cameras. The loss is the L1 distance to the shape's DIT code, plus, with ``rerender_weight``
 > 0, the squared error of re-rendering the decoded representation at a view the encoder did
 not see. Batches and views are drawn from the step number, so a resumed run repeats an
@@ -30,6 +30,15 @@ VALIDATION_VIEWS = {"1_view": (0,), "3_views": (0, 3, 6)}  # view indices: yaw 0
 def draw_views(count: int, num_views: int, k: int, generator: torch.Generator) -> torch.Tensor:
     """(count, k) distinct view indices per shape, in random order."""
     return torch.rand(count, num_views, generator=generator).argsort(dim=1)[:, :k]
+
+
+def draw_view_count(max_views: int, weights, generator: torch.Generator) -> int:
+    """A batch's number of views k in 1..max_views: uniform, or by ``weights`` (one per k, any scale)."""
+    if weights is None:
+        return int(torch.randint(1, max_views + 1, (1,), generator=generator))
+    if len(weights) != max_views or min(weights) < 0 or sum(weights) <= 0:
+        raise ValueError(f"view_count_weights needs {max_views} non-negative weights, got {weights}")
+    return int(torch.multinomial(torch.tensor(weights, dtype=torch.float64), 1, generator=generator)) + 1
 
 
 def gather(data: ViewSet, rows: torch.Tensor, index: torch.Tensor):
@@ -98,6 +107,7 @@ def fit_goembed(config: dict, train: ViewSet, val: ViewSet, train_targets: torch
         accelerator.print(f"goembed: resuming after step {state['step']}")
     steps, batch_size = int(train_cfg["steps"]), int(train_cfg["batch_size"])
     max_views, budget = int(train_cfg["max_views"]), 60.0 * float(train_cfg.get("max_minutes", 1e9))
+    view_weights = train_cfg.get("view_count_weights")
     started = time.perf_counter() - state["seconds"]
     params_list = [p for p in model.parameters() if p.requires_grad]
     best_dir = output / "goembed"
@@ -126,7 +136,7 @@ def fit_goembed(config: dict, train: ViewSet, val: ViewSet, train_targets: torch
     while state["step"] < steps and time.perf_counter() - started < budget:
         generator = torch.Generator().manual_seed(config["seed"] * 1_000_003 + state["step"])
         rows = torch.randperm(len(train.shape_ids), generator=generator)[:batch_size]
-        k = int(torch.randint(1, max_views + 1, (1,), generator=generator))
+        k = draw_view_count(max_views, view_weights, generator)
         for group in optimizer.param_groups:
             group["lr"] = warmup_cosine(state["step"], steps, train_cfg["lr"], train_cfg["warmup_steps"])
         loss, parts = training_loss(model, train, train_targets, rows, k, train_cfg, generator, device)
@@ -148,4 +158,4 @@ def fit_goembed(config: dict, train: ViewSet, val: ViewSet, train_targets: torch
     return state, params
 
 
-__all__ = ["VALIDATION_VIEWS", "fit_goembed", "training_loss", "validation_l1"]
+__all__ = ["VALIDATION_VIEWS", "draw_view_count", "fit_goembed", "training_loss", "validation_l1"]
