@@ -89,9 +89,15 @@ def _tiny_dataset(folder: Path) -> None:
     colours = ["red", "blue", "green"]
     rows = {"shape_id": [], "category": [], "subtype": [], "caption": [], "images": [], "view_yaw": [],
             "vertices": [], "faces": [], "face_colors": [], "view_elevation": [], "camera_distance": [],
-            "camera_fov": []}
+            "camera_fov": [], "sdf_samples": []}
+    rng = np.random.default_rng(0)
     for i in range(8):
-        box = trimesh.creation.box(extents=(0.6 + 0.1 * i, 0.3, 0.4))  # the mesh novel views are rendered from
+        extents = np.array([0.6 + 0.1 * i, 0.3, 0.4])
+        box = trimesh.creation.box(extents=extents)  # the mesh novel views are rendered from
+        points = rng.uniform(-0.6, 0.6, (400, 3))
+        q = np.abs(points) - extents / 2  # the box's exact signed distance
+        sdf = np.linalg.norm(np.maximum(q, 0), axis=1) + np.minimum(q.max(1), 0)
+        rows["sdf_samples"].append(np.concatenate([points, sdf[:, None]], 1).astype(np.float32).tolist())
         rows["vertices"].append(box.vertices.astype(np.float32).tolist())
         rows["faces"].append(box.faces.astype(np.int32).tolist())
         rows["face_colors"].append(np.full((len(box.faces), 3), 40 * (i % 3) + 60, dtype=np.uint8).tolist())
@@ -114,9 +120,64 @@ def _tiny_dataset(folder: Path) -> None:
                          "caption": Value("string"), "images": List(ImageFeature()), "view_yaw": List(Value("float32")),
                          "vertices": List(List(Value("float32"))), "faces": List(List(Value("int32"))),
                          "face_colors": List(List(Value("uint8"))), "view_elevation": List(Value("float32")),
-                         "camera_distance": List(Value("float32")), "camera_fov": List(Value("float32"))})
+                         "camera_distance": List(Value("float32")), "camera_fov": List(Value("float32")),
+                         "sdf_samples": List(List(Value("float32")))})
     full = Dataset.from_dict(rows, features=features)
     DatasetDict({"train": full.select(range(6)), "validation": full.select([6]), "test": full.select([7])}).save_to_disk(folder)
+
+
+def _tiny_decoder():
+    from latentmapper.models.dit import DITDecoder
+
+    torch.manual_seed(0)
+    return DITDecoder(latent_size=8, warp_hidden_size=8, warp_steps=1, curriculum_levels=1, template_dims=(16, 16),
+                      correction_dims=(16,))
+
+
+def test_decoded_sdf_loss_scores_the_shape_a_code_makes(tmp_path):
+    from latentmapper.training.decoded_sdf_loss import DecodedSDFLoss, near_surface_bank
+
+    data = tmp_path / "data"
+    _tiny_dataset(data)
+    bank = near_surface_bank(data, ["car-006", "car-000"], per_shape=32, clamp=0.1)
+    assert bank.shape == (2, 32, 4) and bank[..., 3].abs().max() < 0.1
+    assert not torch.equal(bank[0], bank[1])  # each row holds its own shape's samples
+    with pytest.raises(ValueError, match="car-999"):
+        near_surface_bank(data, ["car-000", "car-999"], per_shape=8, clamp=0.1)
+
+    # codes fitted through the loss find the shapes a decoder makes from two unknown codes
+    decoder = _tiny_decoder()
+    with torch.no_grad():
+        for parameter in decoder.correction.parameters():  # a correction that depends on the code
+            parameter.normal_(0.0, 0.5)
+        truth = torch.randn(2, 8)
+        bank[..., 3] = decoder.sdf(truth, bank[..., :3]).clamp(-0.1, 0.1)
+    loss_fn = DecodedSDFLoss(decoder, bank, points=16, weight=100.0)
+
+    class FreeCode(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.code = torch.nn.Parameter(torch.zeros(2, 8))
+
+        def forward(self, code, clip):
+            return self.code[code[:, 0].long()]
+
+    model = FreeCode()
+    rows = (torch.tensor([[0.0], [1.0]]), torch.zeros(2, 1), torch.zeros(2, 8), torch.tensor([0, 1]))
+    model.eval()
+    with torch.no_grad():
+        before = float(loss_fn.sdf_error(model(*rows[:2]), rows[3], training=False))
+        assert float(loss_fn(model, *rows)) == pytest.approx(100.0 * before)  # zero codes: the latent L1 is 0
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    model.train()
+    for _ in range(60):
+        optimizer.zero_grad()
+        loss_fn(model, *rows).backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        assert float(loss_fn.sdf_error(model(*rows[:2]), rows[3], training=False)) < 0.8 * before
+    assert all(not p.requires_grad for p in decoder.parameters())  # the DIT stays frozen
 
 
 def _config(tmp_path: Path, stage: str, **changes) -> str:
@@ -204,7 +265,7 @@ def test_training_scripts_end_to_end(tmp_path):
     gen = torch.Generator().manual_seed(0)
     save_file({f"car-{i:03d}": torch.randn(8, generator=gen) for i in range(7)}, str(run / "latents.safetensors"))
     map_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=30, patience=2, augmented_views=False,
-                      novel_views=False)
+                      novel_views=False, sdf_refinement={"epochs": 0})
     out = tmp_path / "mapper"
     assert train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run),
                               "--config", map_cfg, "--output", str(out)]) == 0
@@ -216,7 +277,8 @@ def test_training_scripts_end_to_end(tmp_path):
 
     # augmented and novel views add rows (novel ones also validate, scored apart); without validation codes
     # the held-out shape's copies and novel views stay out of training
-    aug_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=3, augmented_views=True, novel_views=True)
+    aug_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=3, augmented_views=True, novel_views=True,
+                      sdf_refinement={"epochs": 0})
     assert train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run),
                               "--config", aug_cfg, "--output", str(tmp_path / "mapper_aug")]) == 0
     log = json.loads((tmp_path / "mapper_aug" / "mapper_log.json").read_text())
@@ -245,6 +307,21 @@ def test_training_scripts_end_to_end(tmp_path):
     with pytest.raises(SystemExit, match="augment"):
         train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run),
                            "--config", aug_cfg, "--output", str(tmp_path / "mapper_missing")])
+
+    # stage 2, the decoded SDF loss through a (tiny) DIT: it needs the decoder and the SDF samples, and only
+    # replaces the L1 mapper with an epoch that scores better on the validation shapes under that loss
+    refine_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=3, augmented_views=False, novel_views=False,
+                         sdf_refinement={"epochs": 3, "weight": 10.0, "points": 16, "samples_per_shape": 64,
+                                         "lr": 1e-3, "patience": 3})
+    with pytest.raises(SystemExit, match="--dit"):
+        train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run),
+                           "--config", refine_cfg, "--output", str(tmp_path / "mapper_sdf")])
+    _tiny_decoder().save_pretrained(tmp_path / "tiny_dit" / "decoder")
+    assert train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run),
+                              "--config", refine_cfg, "--output", str(tmp_path / "mapper_sdf"),
+                              "--dit", str(tmp_path / "tiny_dit"), "--dataset", str(data)]) == 0
+    refined = json.loads((tmp_path / "mapper_sdf" / "mapper_log.json").read_text())["sdf_refinement"]
+    assert len(refined["history"]) >= 1 and refined["val_loss"] <= refined["val_loss_before"]
 
 
 def test_evaluation_nearest_neighbour_and_summary():

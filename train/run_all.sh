@@ -101,7 +101,8 @@ wait "$features_pid" || status=1
 for c in $CATEGORIES; do
   stage "mapper-$c" $PY train/train_mapper.py --features "$RUNS/$c/features" \
     --autoencoder "$RUNS/$c/autoencoder" --latents "$RUNS/$c/dit/latents.safetensors" \
-    --val-latents "$RUNS/$c/validation_latents.safetensors" --preset "$PRESET" --output "$RUNS/$c/mapper" --resume
+    --val-latents "$RUNS/$c/validation_latents.safetensors" --dit "$RUNS/$c/dit" --dataset "$DATA/$c" \
+    --preset "$PRESET" --output "$RUNS/$c/mapper" --resume
   stage "assemble-$c" $PY train/assemble_pipeline.py --category "$c" --encoders "$RUNS/encoders" \
     --features "$RUNS/$c/features" --autoencoder "$RUNS/$c/autoencoder" --mapper "$RUNS/$c/mapper" \
     --dit "$RUNS/$c/dit" --fp16 --output "$OUT/latentmapper-$c"

@@ -34,18 +34,20 @@ def fit_vector_model(
     resume_from: Path | None = None,
     patience: int | None = None,
     on_improvement: Callable[[torch.nn.Module], None] | None = None,
+    baseline: float | None = None,
 ) -> dict:
     """Mini-batch epochs of ``loss_fn(model, *tensors)`` over row-aligned tensors, checkpointed each epoch.
 
     After every epoch the validation loss (the same ``loss_fn`` on ``val_tensors``) is logged;
     ``on_improvement(model)`` runs whenever it is the best so far, and with ``patience`` the run
-    stops once it has not improved for that many epochs. Returns the final state (history,
+    stops once it has not improved for that many epochs. ``baseline`` is a validation loss an epoch
+    must beat to count as an improvement (e.g. the model this run fine-tunes). Returns the final state (history,
     best epoch and loss, whether it stopped early).
     """
     device = accelerator.device
     train_tensors = [t.to(device) for t in train_tensors]
     val_tensors = [t.to(device) for t in val_tensors]
-    state = {"epoch": 0, "best_val": None, "best_epoch": 0, "bad_epochs": 0, "stopped_early": False,
+    state = {"epoch": 0, "best_val": baseline, "best_epoch": 0, "bad_epochs": 0, "stopped_early": False,
              "seconds": 0.0, "history": []}
     if resume_from is not None:
         state = load_checkpoint(resume_from, accelerator.unwrap_model(model), optimizer)
