@@ -150,6 +150,8 @@ def test_decoded_sdf_loss_scores_the_shape_a_code_makes(tmp_path):
     with torch.no_grad():
         for parameter in decoder.correction.parameters():  # a correction that depends on the code
             parameter.normal_(0.0, 0.5)
+        decoder.correction.out.weight.mul_(0.02)  # small enough to keep the SDF within the clamp (a gradient)
+        decoder.correction.out.bias.zero_()
         truth = torch.randn(2, 8)
         bank[..., 3] = decoder.sdf(truth, bank[..., :3]).clamp(-0.1, 0.1)
     loss_fn = DecodedSDFLoss(decoder, bank, points=16, weight=100.0)
@@ -322,6 +324,20 @@ def test_training_scripts_end_to_end(tmp_path):
                               "--dit", str(tmp_path / "tiny_dit"), "--dataset", str(data)]) == 0
     refined = json.loads((tmp_path / "mapper_sdf" / "mapper_log.json").read_text())["sdf_refinement"]
     assert len(refined["history"]) >= 1 and refined["val_loss"] <= refined["val_loss_before"]
+
+    # --init-mapper refines a trained mapper without the L1 stage: it starts from that mapper's weights
+    # (the same score before refining) and refuses one that maps other sizes
+    init_args = ["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run), "--config", refine_cfg,
+                 "--dit", str(tmp_path / "tiny_dit"), "--dataset", str(data)]
+    assert train_mapper.main([*init_args, "--output", str(tmp_path / "mapper_init"),
+                              "--init-mapper", str(tmp_path / "mapper_sdf" / "mapper")]) == 0
+    log = json.loads((tmp_path / "mapper_init" / "mapper_log.json").read_text())
+    assert log["epochs"] == 0 and log["init_mapper"] == str(tmp_path / "mapper_sdf" / "mapper")
+    assert log["sdf_refinement"]["val_loss_before"] == pytest.approx(refined["val_loss"], rel=1e-4)
+    LatentMapper(latent_size=5, code_dim=4, clip_dim=3, hidden_size=8).save_pretrained(tmp_path / "wrong_mapper")
+    with pytest.raises(SystemExit, match="latent 5"):
+        train_mapper.main([*init_args, "--output", str(tmp_path / "mapper_wrong"),
+                           "--init-mapper", str(tmp_path / "wrong_mapper")])
 
 
 def test_evaluation_nearest_neighbour_and_summary():

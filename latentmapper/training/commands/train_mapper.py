@@ -1,7 +1,8 @@
 """Train the latent mapper: [frozen autoencoder code, CLIP embedding] -> DIT latent (paper Sec. 3.2).
 
     python train/train_mapper.py --features runs/features --autoencoder runs/autoencoder --latents runs/dit
-        --preset cpu --output runs/mapper [--val-latents FILE] [--dit RUN --dataset DATA] [--resume | --overwrite]
+        --preset cpu --output runs/mapper [--val-latents FILE] [--dit RUN --dataset DATA] [--init-mapper DIR]
+        [--resume | --overwrite]
 
 Inputs are every view of every training shape (9 per shape, so the mapping does not depend
 on the view; with ``augmented_views`` their zoomed / rotated copies, and with ``novel_views``
@@ -21,7 +22,8 @@ fine-tuned with the latent L1 plus ``weight`` x the L1 between the frozen DIT's 
 predicted code and the shape's true SDF at near-surface samples
 (``latentmapper.training.decoded_sdf_loss``), so that it is scored by the shape a code makes;
 an epoch replaces the saved mapper only if it beats the L1 mapper on the validation rows under
-that loss.
+that loss. ``--init-mapper DIR`` skips stage 1 and refines an already trained mapper instead
+(e.g. a shipped pipeline's ``mapper/``).
 """
 
 from __future__ import annotations
@@ -103,12 +105,48 @@ def refine_in_shape_space(args: argparse.Namespace, config: dict, accelerator, b
         checkpoint_dir=args.output / "checkpoint-mapper-sdf", resume_from=resume_from,
         patience=refine.get("patience"), on_improvement=lambda m: save_component(m, best_dir), baseline=start,
     )
+    accelerator.print(f"mapper: refinement {start:.4g} -> {state['best_val']:.4g} on the validation rows "
+                      + (f"(epoch {state['best_epoch']} kept)" if state["best_epoch"] else "(no epoch beat the L1 mapper)"))
     return {"val_loss_before": start, "val_loss": state["best_val"], "best_epoch": state["best_epoch"],
             "epochs": state["epoch"], "history": state["history"]}
 
 
+def initial_mapper(folder: Path, latent_size: int, code_dim: int, clip_dim: int) -> LatentMapper:
+    """The mapper ``--init-mapper`` names, checked against the features and latents it is to be refined on."""
+    try:
+        model = LatentMapper.from_pretrained(folder)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"--init-mapper {folder}: not a saved LatentMapper ({error})") from None
+    have = (model.config.latent_size, model.config.code_dim, model.config.clip_dim)
+    if have != (latent_size, code_dim, clip_dim):
+        raise SystemExit(f"--init-mapper {folder} maps (code {have[1]}, CLIP {have[2]}) -> latent {have[0]}, but the "
+                         f"features and latents here are (code {code_dim}, CLIP {clip_dim}) -> latent {latent_size}")
+    return model
+
+
 def mapping_loss(model: LatentMapper, code: torch.Tensor, clip: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(model(code, clip), target)
+
+
+def fit_l1_mapper(args: argparse.Namespace, config: dict, accelerator, best_dir: Path,
+                  train_tensors: list[torch.Tensor], val_tensors: list[torch.Tensor]) -> dict:
+    """Stage 1: a fresh mapper fitted to the codes with the latent L1 (the paper's mapper), saved to ``best_dir``."""
+    train_code, train_clip, train_target = train_tensors
+    torch.manual_seed(config["seed"])
+    model = LatentMapper(latent_size=train_target.shape[1], code_dim=train_code.shape[1], clip_dim=train_clip.shape[1],
+                         hidden_size=config["hidden_size"], num_hidden_layers=config["num_hidden_layers"],
+                         dropout=config.get("dropout", 0.0))
+    model.set_normalization(torch.cat([train_code, train_clip], 1), train_target)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    model, optimizer = accelerator.prepare(model, optimizer)
+    resume_from = checkpoint_for(args.output, "checkpoint-mapper", resume=args.resume, overwrite=args.overwrite)
+    return fit_vector_model(
+        name="mapper", accelerator=accelerator, model=model, optimizer=optimizer, loss_fn=mapping_loss,
+        train_tensors=train_tensors, val_tensors=val_tensors,
+        epochs=config["max_epochs"], batch_size=config["batch_size"], seed=config["seed"],
+        checkpoint_dir=args.output / "checkpoint-mapper", resume_from=resume_from, patience=config["patience"],
+        on_improvement=lambda m: save_component(m, best_dir),
+    )
 
 
 def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None = None) -> int:
@@ -121,6 +159,8 @@ def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None
                         help="the DIT (train_dit.py output or its decoder/) for sdf_refinement")
     parser.add_argument("--dataset", type=Path, default=None,
                         help="the DatasetDict the features were made from (its SDF samples) for sdf_refinement")
+    parser.add_argument("--init-mapper", type=Path, default=None,
+                        help="skip the L1 stage: refine this trained mapper (a mapper/ folder) with sdf_refinement")
     add_common_arguments(parser)
     args = parser.parse_args(argv)
     config = config_from_args(args, "mapper", presets_dir)
@@ -128,6 +168,9 @@ def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None
     if refine.get("epochs", 0) > 0 and (args.dit is None or args.dataset is None):
         raise SystemExit("the config asks for sdf_refinement: give --dit (the DIT decoder) and --dataset (its SDF "
                          "samples), or set sdf_refinement.epochs to 0")
+    if args.init_mapper is not None and refine.get("epochs", 0) <= 0:
+        raise SystemExit("--init-mapper starts the sdf_refinement stage from a trained mapper, but the config's "
+                         "sdf_refinement.epochs is 0")
     accelerator = make_accelerator(config)
 
     autoencoder = load_autoencoder(args.autoencoder)
@@ -198,22 +241,18 @@ def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None
                       f"early stopping on {len(val_code)} rows of the {validation}"
                       + (f" ({len(val_code) - fixed_val_rows} of them novel views)" if val_novel is not None else ""))
 
-    torch.manual_seed(config["seed"])
-    model = LatentMapper(latent_size=train_target.shape[1], code_dim=train_code.shape[1], clip_dim=train_clip.shape[1],
-                         hidden_size=config["hidden_size"], num_hidden_layers=config["num_hidden_layers"],
-                         dropout=config.get("dropout", 0.0))
-    model.set_normalization(torch.cat([train_code, train_clip], 1), train_target)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
-    model, optimizer = accelerator.prepare(model, optimizer)
-    resume_from = checkpoint_for(args.output, "checkpoint-mapper", resume=args.resume, overwrite=args.overwrite)
     best_dir = args.output / "mapper"
-    state = fit_vector_model(
-        name="mapper", accelerator=accelerator, model=model, optimizer=optimizer, loss_fn=mapping_loss,
-        train_tensors=[train_code, train_clip, train_target], val_tensors=[val_code, val_clip, val_target],
-        epochs=config["max_epochs"], batch_size=config["batch_size"], seed=config["seed"],
-        checkpoint_dir=args.output / "checkpoint-mapper", resume_from=resume_from, patience=config["patience"],
-        on_improvement=lambda m: save_component(m, best_dir),
-    )
+    if args.init_mapper is not None:
+        model = initial_mapper(args.init_mapper, train_target.shape[1], train_code.shape[1], train_clip.shape[1]).eval()
+        with torch.no_grad():
+            start_l1 = float(mapping_loss(model, val_code, val_clip, val_target))
+        if not (args.resume and best_dir.is_dir()):
+            save_component(model, best_dir)
+        accelerator.print(f"mapper: L1 stage skipped; refining {args.init_mapper} (validation L1 {start_l1:.4g})")
+        state = {"epoch": 0, "stopped_early": False, "best_epoch": 0, "best_val": start_l1, "history": []}
+    else:
+        state = fit_l1_mapper(args, config, accelerator, best_dir, [train_code, train_clip, train_target],
+                              [val_code, val_clip, val_target])
     refined = None
     if refine.get("epochs", 0) > 0:
         refined = refine_in_shape_space(args, config, accelerator, best_dir,
@@ -231,6 +270,8 @@ def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None
                    "config": config, "history": state["history"]}
         if refined is not None:
             summary["sdf_refinement"] = refined
+        if args.init_mapper is not None:
+            summary["init_mapper"] = str(args.init_mapper)
         if val_novel is not None:  # the best model on the 9 views and on novel views of the validation shapes apart
             best = LatentMapper.from_pretrained(best_dir).eval()
             with torch.no_grad():
@@ -240,6 +281,8 @@ def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None
             accelerator.print(f"mapper: validation L1 on the 9 views {summary['val_l1_training_views']:.4g}, "
                               f"on novel views {summary['val_l1_novel_views']:.4g}")
         write_json(args.output / "mapper_log.json", summary)
-        accelerator.print(f"mapper: best validation L1 {state['best_val']:.4g} at epoch {state['best_epoch']} "
+        stage = (f"of the initial mapper {state['best_val']:.4g}" if args.init_mapper is not None else
+                 f"of the L1 stage {state['best_val']:.4g} at epoch {state['best_epoch']}")
+        accelerator.print(f"mapper: best validation L1 {stage} "
                           f"(mean latent {mean_l1:.4g}, CLIP nearest neighbour {nn_l1:.4g}) -> {best_dir}")
     return 0
