@@ -164,11 +164,11 @@ def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None
     add_common_arguments(parser)
     args = parser.parse_args(argv)
     config = config_from_args(args, "mapper", presets_dir)
-    refine = config.get("sdf_refinement") or {}
-    if refine.get("epochs", 0) > 0 and (args.dit is None or args.dataset is None):
+    refining = (config.get("sdf_refinement") or {}).get("epochs", 0) > 0
+    if refining and (args.dit is None or args.dataset is None):
         raise SystemExit("the config asks for sdf_refinement: give --dit (the DIT decoder) and --dataset (its SDF "
                          "samples), or set sdf_refinement.epochs to 0")
-    if args.init_mapper is not None and refine.get("epochs", 0) <= 0:
+    if args.init_mapper is not None and not refining:
         raise SystemExit("--init-mapper starts the sdf_refinement stage from a trained mapper, but the config's "
                          "sdf_refinement.epochs is 0")
     accelerator = make_accelerator(config)
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None
         state = fit_l1_mapper(args, config, accelerator, best_dir, [train_code, train_clip, train_target],
                               [val_code, val_clip, val_target])
     refined = None
-    if refine.get("epochs", 0) > 0:
+    if refining:
         refined = refine_in_shape_space(args, config, accelerator, best_dir,
                                         [train_code, train_clip, train_target, train_index],
                                         [val_code, val_clip, val_target, val_index], sorted(latents))
