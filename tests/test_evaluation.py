@@ -32,7 +32,7 @@ from latentmapper.models.baselines import AtlasNet, ImNetBaseline
 
 
 TINY_RESNET = dict(image_size=32, embedding_size=8, hidden_sizes=(8, 16), depths=(1, 1))
-SYSTEMS = ["latentmapper", "imnet", "atlasnet25", "nearest_neighbour", "oracle", "constant"]
+SYSTEMS = ["latentmapper", "imnet", "atlasnet25", "nearest_neighbour", "oracle", "constant", "ground_truth"]
 VIEW_KEYS = {"chamfer_x1e3", "emd_x1e2", "identification_top1"}
 
 
@@ -109,7 +109,7 @@ def test_every_system_end_to_end_merges_results_and_resumes(tiny_dataset, tiny_m
             assert entry[view_set]["identification_top1"] == 1.0  # one test shape: nothing else to be nearer to
             assert entry["by_family"][family][view_set]["chamfer_x1e3"] == entry[view_set]["chamfer_x1e3"]
         assert entry["by_family"][family]["shapes"] == 1
-        assert (entry["seconds_per_image"] is None) == (name in ("oracle", "constant"))
+        assert (entry["seconds_per_image"] is None) == (name in ("oracle", "constant", "ground_truth"))
 
     # the constant answer is the training shape with the lowest mean Chamfer to the other training shapes
     train = SplitShapes(tiny_dataset, "train").surface_points()
@@ -120,6 +120,12 @@ def test_every_system_end_to_end_merges_results_and_resumes(tiny_dataset, tiny_m
     answer = SplitShapes(tiny_dataset, "train")[list(train).index(central)].mesh()
     assert results["systems"]["constant"]["nine_views"]["chamfer_x1e3"] == pytest.approx(
         chamfer_x1e3(sample_surface_points(answer, 5000, seed=0), shape.surface_points), rel=1e-5)
+
+    # the ground-truth row is the shape's own mesh, sampled anew: the floor, below every real system
+    floor = results["systems"]["ground_truth"]["nine_views"]["chamfer_x1e3"]
+    assert floor == pytest.approx(chamfer_x1e3(sample_surface_points(shape.mesh(), 5000, seed=0),
+                                               shape.surface_points), rel=1e-5)
+    assert all(floor < results["systems"][n]["nine_views"]["chamfer_x1e3"] for n in SYSTEMS if n != "ground_truth")
 
     # the tiny DIT decodes every latent to the same octahedron: all latent systems score it identically,
     # and that score is the metric computed here by hand from the same mesh and ground truth
@@ -141,6 +147,7 @@ def test_every_system_end_to_end_merges_results_and_resumes(tiny_dataset, tiny_m
     assert text == results_markdown(load_json(results_dir / "car.json", "results"), details, "car")
     assert "| GOEmbed (1 view) | 9.500 | 9.000 | 9.750 | 4.250 | 4.000 | 4.500 |" in text
     assert "| Constant (most central training shape) | 1.000 | 1.000 | 1.000 |" in text  # identification, 1 shape
+    assert "| Ground truth mesh, sampled anew (the metric's floor) | " in text and "the floor under every row" in text
     assert "| GOEmbed (1 view) | - | - | - |" in text and f"| system | {family} (1) |" in text
     card_text = card.read_text()
     assert card_text.count(CARD_START) == 1 and text.rstrip() in card_text and "## Limitations\n\n- some" in card_text
@@ -149,13 +156,13 @@ def test_every_system_end_to_end_merges_results_and_resumes(tiny_dataset, tiny_m
     assert (results_dir / "car.md").read_text() == text and card.read_text() == card_text
 
     figure = Image.open(results_dir / "car.png")
-    assert figure.size == (128 * (1 + len(SYSTEMS) + 1), 18 + 128)
+    assert figure.size == (128 * (1 + len(SYSTEMS) - 1 + 1), 18 + 128)  # the ground truth once, as its own column
 
     # resume: nothing is predicted again and the results are identical
     before = (results_dir / "car.json").read_bytes()
     monkeypatch.setattr(System, "predict", lambda *a: pytest.fail("a finished shape was predicted again"))
     for cls in ("LatentMapperSystem", "ImNetSystem", "AtlasNetSystem", "NearestNeighbourSystem", "OracleSystem",
-                "ConstantSystem"):
+                "ConstantSystem", "GroundTruthSystem"):
         monkeypatch.setattr(f"latentmapper.evaluation.predictors.{cls}.predict", System.predict)
     assert evaluate.main(args) == 0
     assert (results_dir / "car.json").read_bytes() == before
@@ -510,6 +517,12 @@ def test_new_rows_and_tables_render_and_old_files_keep_their_text():
     assert "| DIT training shapes from their codes | 5 | 3.000 | 0.500 | 6.000 | 0.250 | 0.500 |" in text
     assert "| Oracle on the test split (code fitted to the shape) | 4 | 4.000 | 0.250 | 5.000 | 0.200 | 0.800 |" in text
     assert "| sedan | 3.000 | 6.000 | 4.000 | 5.000 |" in text and "`car-000000007`" in text
+    assert "ground truth resampled" not in text  # no floor recorded: the old table
+    results["dit_fit"]["train_from_codes"]["ground_truth"] = {"chamfer_x1e3": 1.25}
+    floored = dit_fit_markdown(results)
+    assert "| DIT training shapes from their codes | 5 | 3.000 | 0.500 | 6.000 | 0.250 | 0.500 | 1.250 |" in floored
+    assert "| Oracle on the test split (code fitted to the shape) | 4 | 4.000 | 0.250 | 5.000 | 0.200 | 0.800 | - |" \
+        in floored and "| ground truth resampled: CD x10^3 |" in floored
     without = results_markdown(results, None, "car", include_dit_fit=False)
     assert "DIT training shapes" not in without and "| 3D-LatentMapper | 0.750 |" in without
     only_test = {"systems": {}, "dit_fit": {"oracle_test": _dit_fit()["oracle_test"]}}  # one row is enough
@@ -585,6 +598,10 @@ def test_benchmark_fit_summary_by_hand():
     assert entry["by_family"]["sedan"]["shapes"] == 3 and entry["by_family"]["van"]["shapes"] == 1
     assert entry["by_family"]["van"]["constant_chamfer_x1e3"] == pytest.approx(
         chamfer_x1e3(shapes[1]["gt"], shapes[3]["gt"]), rel=1e-5)
+    assert "ground_truth" not in entry  # no shape carries its own resampled floor
+    for i, shape in enumerate(shapes):
+        shape["floor"] = 0.5 + i
+    assert benchmark.fit_summary(shapes, "s1", shapes[1]["gt"])["ground_truth"] == {"chamfer_x1e3": 2.0}
 
 
 def test_benchmark_reports_the_collapsed_tiny_dit_against_the_constant(tiny_dataset, tiny_models, tmp_path):
@@ -605,6 +622,10 @@ def test_benchmark_reports_the_collapsed_tiny_dit_against_the_constant(tiny_data
     assert fit["oracle_test"]["shapes"] == 1 and fit["constant_shape"] in SplitShapes(tiny_dataset, "train").shape_ids
     assert train["constant"]["shapes"] == 3 and train["constant"]["identification_top1"] == pytest.approx(1 / 3)
     assert sum(v["shapes"] for v in train["by_family"].values()) == 4
+    # the floor: each training shape's own mesh sampled anew against its stored points, below the octahedron
+    floors = [chamfer_x1e3(s.mesh(), s.surface_points) for s in SplitShapes(tiny_dataset, "train")]
+    assert train["ground_truth"]["chamfer_x1e3"] == pytest.approx(np.mean(floors), rel=1e-5)
+    assert train["ground_truth"]["chamfer_x1e3"] < train["chamfer_x1e3"]
     stored = json.loads(results.read_text())
     assert stored["systems"] == {"imnet": {"seconds_per_image": 1.0}} and stored["dit_fit"] == fit
 

@@ -11,8 +11,8 @@ behind a mean Chamfer: the constant answer and top-1 identification.
 from .cross import Gallery, central_training_shape, identification_top1, most_central
 from .figure import FigureRow, make_figure
 from .loop import Evaluation, SettingsMismatch
-from .predictors import (SYSTEM_NAMES, AtlasNetSystem, ConstantSystem, ImNetSystem, LatentMapperSystem, LatentMesher,
-                         NearestNeighbourSystem, OracleSystem, Prediction, System)
+from .predictors import (SYSTEM_NAMES, AtlasNetSystem, ConstantSystem, GroundTruthSystem, ImNetSystem,
+                         LatentMapperSystem, LatentMesher, NearestNeighbourSystem, OracleSystem, Prediction, System)
 from .results import load_json, merge_key, merge_systems, summarize_system, write_results
 from .retrieval import nearest_training_shapes, training_clip_embeddings
 from .scores import mean_or_none, median_or_none, score_mesh, score_points, view_spread
@@ -21,7 +21,8 @@ from .tables import dit_fit_markdown, results_markdown, update_card
 from .views import VIEW_SETS, View, fixed_view_index, training_views, unseen_cameras, unseen_views
 
 __all__ = [
-    "AtlasNetSystem", "ConstantSystem", "EvalShape", "Evaluation", "FigureRow", "Gallery", "ImNetSystem",
+    "AtlasNetSystem", "ConstantSystem", "EvalShape", "Evaluation", "FigureRow", "Gallery", "GroundTruthSystem",
+    "ImNetSystem",
     "LatentMapperSystem", "LatentMesher", "NearestNeighbourSystem", "OracleSystem", "Prediction", "RenderSettings",
     "SYSTEM_NAMES", "SettingsMismatch", "SplitShapes", "System", "VIEW_SETS", "View", "central_training_shape",
     "dit_fit_markdown", "family_of", "fixed_view_index", "identification_top1", "load_json", "make_figure",

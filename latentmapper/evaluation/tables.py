@@ -23,13 +23,16 @@ DISPLAY_NAMES = {
     "nearest_neighbour": "Nearest neighbour (CLIP)",
     "oracle": "Oracle (DIT latent fitted to the shape)",
     "constant": "Constant (most central training shape)",
+    "ground_truth": "Ground truth mesh, sampled anew (the metric's floor)",
     "goembed": "GOEmbed (1 view)",
     "goembed_3views": "GOEmbed (3 views)",
 }
-ORDER = ("latentmapper", "imnet", "atlasnet25", "nearest_neighbour", "oracle", "constant")
+ORDER = ("latentmapper", "imnet", "atlasnet25", "nearest_neighbour", "oracle", "constant", "ground_truth")
 SET_TITLES = {"fixed_view": "fixed view (yaw 0)", "nine_views": "9 training views", "unseen_views": "unseen views"}
 CONSTANT_NOTE = (" The constant row answers every input with one training shape, the one with the lowest mean "
                  "Chamfer to the other training shapes: what a system scores without looking at the input.")
+GROUND_TRUTH_NOTE = (" The ground-truth row answers with each shape's own mesh: two independent samples of the "
+                     "same surface, so it is what a perfect reconstruction scores, the floor under every row.")
 TARGET_RATIO_IMNET = 0.7
 TARGET_RATIO_UNSEEN = 1.25
 CARD_START = "<!-- latentmapper-evaluation:start -->"
@@ -126,20 +129,27 @@ def dit_fit_markdown(results: dict) -> str:
     rows = {k: fit[k] for k in DIT_FIT_ROWS if isinstance(fit, dict) and isinstance(fit.get(k), dict)}
     if not rows:
         return ""
+    floor = any(isinstance(entry.get("ground_truth"), dict) for entry in rows.values())
     lines = ["| | shapes | CD x10^3 | top-1 identification | constant: CD x10^3 | constant: top-1 identification "
-             "| CD / constant CD |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| CD / constant CD |" + " ground truth resampled: CD x10^3 |" * floor,
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |" + " ---: |" * floor]
     for key, entry in rows.items():
         const = entry.get("constant") or {}
         cells = [str(entry.get("shapes", "-")), _fmt(entry.get("chamfer_x1e3")), _fmt(entry.get("identification_top1")),
                  _fmt(const.get("chamfer_x1e3")), _fmt(const.get("identification_top1")),
                  _ratio(entry.get("chamfer_x1e3"), const.get("chamfer_x1e3"))]
+        if floor:
+            cells.append(_fmt((entry.get("ground_truth") or {}).get("chamfer_x1e3")))
         lines.append(f"| {DIT_FIT_ROWS[key]} | " + " | ".join(cells) + " |")
     shape = fit.get("constant_shape")
     parts = ["How well the DIT itself reconstructs shapes (`benchmarks/benchmark.py`): training shapes decoded from "
              "their own codes, and test shapes from codes fitted to their SDF samples (the oracle), each against "
              "the constant answer" + (f" (`{shape}`)" if shape else "") + " on the same shapes. Chamfer x10^3; "
              "a CD / constant CD near 1 or an identification near 1/shapes means the latent space holds "
-             "little more than one shape.", "", "\n".join(lines)]
+             "little more than one shape."
+             + (" The last column is each shape's own ground-truth mesh sampled anew: what a perfect decoder "
+                "scores, since two samples of one surface are never at Chamfer 0." if floor else ""),
+             "", "\n".join(lines)]
     families = sorted({f for entry in rows.values() for f in (entry.get("by_family") or {})})
     if families:
         head = "| family | " + " | ".join(f"{DIT_FIT_ROWS[k].split(' (')[0]} | constant" for k in rows) + " |"
@@ -214,7 +224,8 @@ def results_markdown(results: dict, details: dict | None = None, category: str |
         "unit-sphere frame; inputs are the fixed view (yaw 0), the 9 training views (yaw 0-240, elevation 20) and "
         "unseen views (yaws between those, elevation +-10 degrees). Empty predictions are left out of the means "
         "(counted below). The oracle fits the DIT latent to the shape itself and sees no image."
-        + CONSTANT_NOTE * ("constant" in results.get("systems", {})),
+        + CONSTANT_NOTE * ("constant" in results.get("systems", {}))
+        + GROUND_TRUTH_NOTE * ("ground_truth" in results.get("systems", {})),
         "",
         table3(results),
         "",

@@ -18,7 +18,8 @@ mean Chamfer, top-1 identification among the shapes evaluated (``latentmapper.ev
 and means per family, beside the constant answer on the same shapes: the stored surface points
 of the most central of the first ``--constant-candidates`` training shapes, which is left out
 of the training rows it would match exactly. A DIT whose fit is barely below the constant, or
-whose identification is near 1/N, has collapsed to few shapes. ``--results`` merges these
+whose identification is near 1/N, has collapsed to few shapes. Beside them, each shape's own
+ground-truth mesh sampled anew: the Chamfer a perfect decoder would score. ``--results`` merges these
 numbers into a results JSON as ``dit_fit`` (``train_from_codes``, ``oracle_test``), which the
 tables and model cards show.
 """
@@ -204,6 +205,8 @@ def fit_summary(shapes: list[dict], constant_id: str, constant_points: np.ndarra
     """One ``dit_fit`` row from reconstructed shapes (``id``, ``family``, ``gt`` and predicted ``points``, ``emd``).
 
     Identification is among the ``shapes`` themselves; the constant row leaves out the constant shape.
+    Shapes that carry ``floor`` (their own ground-truth mesh sampled anew, scored like a prediction)
+    add ``ground_truth``: what a perfect decoder would score on the same shapes.
     """
     ids = [s["id"] for s in shapes]
     gallery = Gallery({s["id"]: s["gt"] for s in shapes})
@@ -225,7 +228,9 @@ def fit_summary(shapes: list[dict], constant_id: str, constant_points: np.ndarra
             "emd_x1e2": _mean([s["emd"] for s in shapes]), "identification_top1": round_score(top1),
             "constant": {"shapes": len(others), "chamfer_x1e3": _mean(constant_cds),
                          "identification_top1": round_score(constant_top1)},
-            "by_family": families}
+            "by_family": families,
+            **({"ground_truth": {"chamfer_x1e3": _mean([s["floor"] for s in shapes])}}
+               if shapes and all("floor" in s for s in shapes) else {})}
 
 
 def constant_answer(train_rows, candidates: int) -> tuple[str, np.ndarray, float]:
@@ -247,6 +252,9 @@ def print_fit(title: str, entry: dict, constant_id: str, seconds: float) -> None
           f"(chance {1 / entry['shapes']:.3f}), over {entry['shapes']} shapes, {seconds:.0f} s")
     print(f"    constant {constant_id}: Chamfer x1e3 {_text(const['chamfer_x1e3'])}, top-1 identification "
           f"{const_top1} over {const['shapes']} shapes; DIT / constant Chamfer {ratio:.3f}")
+    if "ground_truth" in entry:
+        print(f"    ground truth resampled (a perfect decoder): Chamfer x1e3 "
+              f"{_text(entry['ground_truth']['chamfer_x1e3'])}")
     print("    per family (DIT / constant): " + ", ".join(
         f"{f} {_text(v['chamfer_x1e3'])} / {_text(v['constant_chamfer_x1e3'])} ({v['shapes']})"
         for f, v in entry["by_family"].items()))
@@ -299,10 +307,8 @@ def evaluate(decoder, args) -> dict:
 
     data = datasets.load_from_disk(args.dataset)
     latents = load_file(args.latents) if args.latents else {}
-    columns = ["shape_id", "sdf_samples", "surface_points"] + [c for c in ("params", "subtype")
-                                                                if c in data["train"].column_names]
-    if args.figure:
-        columns += ["vertices", "faces"]
+    columns = ["shape_id", "sdf_samples", "surface_points", "vertices", "faces"] + [
+        c for c in ("params", "subtype") if c in data["train"].column_names]
     train_points = data["train"].select_columns(["shape_id", "surface_points"]).with_format("numpy")
     constant_id, constant_points, constant_mean = constant_answer(train_points, args.constant_candidates)
     print(f"constant answer: {constant_id}, mean Chamfer x1e3 {constant_mean:.3f} to the other "
@@ -338,13 +344,15 @@ def evaluate(decoder, args) -> dict:
                 print(f"  {split} {sid}: {err}")
                 continue
             family = family_of(*(str(row[c]) if c in row else None for c in ("params", "subtype")))
+            gt_mesh = trimesh.Trimesh(np.asarray(row["vertices"]).reshape(-1, 3),
+                                      np.asarray(row["faces"]).reshape(-1, 3), process=False)
             shapes.append({"id": sid, "family": family, "gt": gt, "points": sample_surface_points(mesh),
-                           "emd": emd_x1e2(mesh, gt, num_points=args.emd_points)})
+                           "emd": emd_x1e2(mesh, gt, num_points=args.emd_points),
+                           "floor": chamfer_x1e3(gt_mesh, gt)})
             if decoder.correction is not None:
                 shapes[-1]["correction"] = correction_report(decoder, latent, row, gt, args)
                 plain = shapes[-1]["correction"].pop("mesh")
                 if args.figure:
-                    gt_mesh = trimesh.Trimesh(np.asarray(row["vertices"]).reshape(-1, 3), np.asarray(row["faces"]).reshape(-1, 3))
                     image = data[split][i]["images"][0]
                     figure_rows.setdefault(split, []).append((sid, image, mesh, plain, gt_mesh))
         if shapes:

@@ -13,7 +13,9 @@ the baseline scripts put them):
 * ``nearest_neighbour``: the training shape whose render is closest by the pipeline's CLIP;
 * ``oracle``: the DIT code fitted to the test shape's SDF samples (``--oracle-latents`` or fitted here);
 * ``constant``: the most central of the first ``--constant-candidates`` training shapes (lowest mean
-  Chamfer to the others), its ground-truth mesh the answer to every input: the know-nothing floor.
+  Chamfer to the others), its ground-truth mesh the answer to every input: the know-nothing floor;
+* ``ground_truth``: each shape's own ground-truth mesh, sampled anew: what a perfect reconstruction
+  scores on this metric (5000 points a side), the floor under every other row.
 
 Latent systems other than the pipeline decode with the DIT run's decoder (``--dit``), whose
 codes they use. Every shape of the test split (or the first ``--limit``) is seen from its 9
@@ -50,7 +52,7 @@ import torch
 
 from latentmapper.atomic import atomic_path
 from latentmapper.evaluation import (SYSTEM_NAMES, AtlasNetSystem, ConstantSystem, Evaluation,
-                                     FigureRow, Gallery, ImNetSystem, LatentMapperSystem, NearestNeighbourSystem,
+                                     FigureRow, Gallery, GroundTruthSystem, ImNetSystem, LatentMapperSystem, NearestNeighbourSystem,
                                      OracleSystem, SettingsMismatch, SplitShapes, central_training_shape,
                                      dit_fit_markdown, load_json, make_figure, results_markdown,
                                      training_clip_embeddings, update_card, write_results)
@@ -208,6 +210,9 @@ def build_systems(args: argparse.Namespace) -> tuple[list, dict]:
             choice = central_training_shape(train, args.work / "constant_choice.json", args.constant_candidates)
             systems.append(ConstantSystem(train[train.shape_ids.index(choice["shape_id"])]))
             settings[name] = {"answer": choice["shape_id"], "candidates": choice["candidates"]}
+        elif name == "ground_truth":
+            systems.append(GroundTruthSystem())
+            settings[name] = {}
     return systems, settings
 
 
@@ -242,7 +247,8 @@ def write_figure(args: argparse.Namespace, shapes: SplitShapes, systems: list) -
     if count == 0:
         return None
     kept = {n for n in SYSTEM_NAMES if (args.work / "meshes" / n).is_dir()}  # also systems of earlier runs
-    names = ordered_systems({n: None for n in kept | {s.name for s in systems}})
+    shown = (kept | {s.name for s in systems}) - {"ground_truth"}  # the figure has its own ground-truth column
+    names = ordered_systems({n: None for n in shown})
     rows = []
     for index in range(count):
         shape = shapes[index]
