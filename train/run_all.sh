@@ -99,13 +99,12 @@ wait "$features_pid" || status=1
 [ "$status" -eq 0 ] || { echo "a training lane failed; fix it and rerun: finished stages are kept" >&2; exit 1; }
 
 for c in $CATEGORIES; do
-  # the mapper's shape-space refinement (sdf_refinement) was chosen on the validation airplanes; on cars it is
-  # not yet measured, and the shipped car mapper is the L1 stage alone (README: Scoring the mapper by the shape it makes)
-  refine=(); [ "$c" = car ] && refine=(--set sdf_refinement.epochs=0)
+  # both stages: the L1 fit, then the shape-space refinement (sdf_refinement), chosen on the validation
+  # shapes of both categories (README: Scoring the mapper by the shape it makes)
   stage "mapper-$c" $PY train/train_mapper.py --features "$RUNS/$c/features" \
     --autoencoder "$RUNS/$c/autoencoder" --latents "$RUNS/$c/dit/latents.safetensors" \
     --val-latents "$RUNS/$c/validation_latents.safetensors" --dit "$RUNS/$c/dit" --dataset "$DATA/$c" \
-    --preset "$PRESET" --output "$RUNS/$c/mapper" --resume "${refine[@]}"
+    --preset "$PRESET" --output "$RUNS/$c/mapper" --resume
   stage "assemble-$c" $PY train/assemble_pipeline.py --category "$c" --encoders "$RUNS/encoders" \
     --features "$RUNS/$c/features" --autoencoder "$RUNS/$c/autoencoder" --mapper "$RUNS/$c/mapper" \
     --dit "$RUNS/$c/dit" --fp16 --output "$OUT/latentmapper-$c"
