@@ -22,8 +22,8 @@ from .views import VIEW_SETS, View, fixed_view_index, training_views, unseen_cam
 
 __all__ = [
     "AtlasNetSystem", "ConstantSystem", "EvalShape", "Evaluation", "FigureRow", "Gallery", "GroundTruthSystem",
-    "ImNetSystem",
-    "LatentMapperSystem", "LatentMesher", "NearestNeighbourSystem", "OracleSystem", "Prediction", "RenderSettings",
+    "ImNetSystem", "LatentMapperSystem", "LatentMesher", "NearestNeighbourSystem", "OracleSystem", "Prediction",
+    "RenderSettings",
     "SYSTEM_NAMES", "SettingsMismatch", "SplitShapes", "System", "VIEW_SETS", "View", "central_training_shape",
     "dit_fit_markdown", "family_of", "fixed_view_index", "identification_top1", "load_json", "make_figure",
     "mean_or_none", "median_or_none", "merge_key", "merge_systems", "most_central", "nearest_training_shapes",

@@ -236,6 +236,6 @@ class GroundTruthSystem(System):
 
 
 __all__ = [
-    "AtlasNetSystem", "ConstantSystem", "GroundTruthSystem", "ImNetSystem", "LatentMapperSystem", "LatentMesher", "NearestNeighbourSystem",
-    "OracleSystem", "Prediction", "SYSTEM_NAMES", "System", "nearest_training_shapes",
+    "AtlasNetSystem", "ConstantSystem", "GroundTruthSystem", "ImNetSystem", "LatentMapperSystem", "LatentMesher",
+    "NearestNeighbourSystem", "OracleSystem", "Prediction", "SYSTEM_NAMES", "System", "nearest_training_shapes",
 ]
