@@ -18,7 +18,8 @@ on, drawn with a seed per shape and view) and reconstructed five ways:
 * ``matted``: the same without translation (what the translator adds);
 * ``true_matte``: ``prepare_photo`` with the true silhouette as the matte, no translation
   (what the background removal's errors cost);
-* ``clean_reframed``: the render through ``prepare_photo`` (what colour matching and framing cost).
+* ``clean_reframed``: the render through ``prepare_photo`` with its own silhouette as the matte (what
+  colour matching and framing cost; before, the classical matting's errors were counted here too).
 
 Chamfer (x10^3) against the shape's surface samples; a reconstruction without a surface
 is a failure, left out of the means and counted. Also reported: the matte's IoU with the
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -43,7 +43,8 @@ from tqdm.auto import tqdm
 
 from latentmapper.atomic import atomic_path  # noqa: E402
 from latentmapper.evaluation.loop import SettingsMismatch, check_settings  # noqa: E402
-from latentmapper.geometry import EmptySurfaceError, chamfer_x1e3  # noqa: E402
+from latentmapper.evaluation.image_robustness import own_silhouette, reconstruction_chamfer, split_renders  # noqa: E402
+from latentmapper.evaluation.scores import mean_or_none  # noqa: E402
 from latentmapper.models.cyclegan import ResnetGenerator  # noqa: E402
 from latentmapper.photo import LearnedMatting, matting_remover, prepare_photo, translate_to_renders  # noqa: E402
 from latentmapper.photo.photo_like import PhotoLikeConfig, synthesize_photo_like  # noqa: E402
@@ -55,44 +56,12 @@ SHIPPED_MATTING = Path(__file__).resolve().parents[1] / "checkpoints" / "photo-m
 TARGET_RATIO = 1.3
 
 
-def test_shapes(category: str, dataset: Path | None, count: int, split: str = "test"):
-    """(shape_id, renders, surface points) of the first ``count`` shapes of ``split`` (tune on "validation")."""
-    if dataset is not None:
-        from datasets import load_from_disk
-
-        rows = load_from_disk(str(dataset))[split].select_columns(["shape_id", "images", "surface_points"])
-        for row in rows.select(range(min(count, len(rows)))):
-            yield row["shape_id"], [im.convert("RGB") for im in row["images"]], np.asarray(row["surface_points"])
-        return
-    from latentmapper.data.build import shape_seeds, split_of
-    from latentmapper.data.records import RecordConfig, procedural_record
-
-    seeds = [s for s, split_name in zip(shape_seeds(600, 0), split_of(600, 0)) if split_name == split][:count]
-    for seed in seeds:
-        record = procedural_record(category, seed, RecordConfig(sdf_samples=1000))
-        yield record.shape_id, record.images, record.surface_points
-
-
-def reconstruct(pipe: LatentMapperPipeline, image: Image.Image, gt: np.ndarray, resolution: int,
-                photo_mode: bool = False) -> float | None:
-    try:
-        mesh = pipe(image, resolution=resolution, photo_mode=photo_mode).meshes[0]
-    except EmptySurfaceError:
-        return None
-    return chamfer_x1e3(mesh, gt) if len(mesh.faces) else None
-
-
-def _mean(values) -> float | None:
-    kept = [v for v in values if v is not None and math.isfinite(v)]
-    return float(np.mean(kept)) if kept else None
-
-
 def summarize(per_shape: list[dict]) -> dict:
     rows = [view for record in per_shape for view in record["views"]]
-    chamfer = {c: _mean(r[c] for r in rows) for c in CONDITIONS}
+    chamfer = {c: mean_or_none(r[c] for r in rows) for c in CONDITIONS}
     out = {"shapes": len(per_shape), "images": len(rows), "chamfer_x1e3": chamfer,
            "failures": {c: sum(r[c] is None for r in rows) for c in CONDITIONS},
-           "matte_iou": _mean(r["matte_iou"] for r in rows)}
+           "matte_iou": mean_or_none(r["matte_iou"] for r in rows)}
     if chamfer["clean"] and chamfer["on"] and chamfer["off"]:
         out["on_over_clean"] = chamfer["on"] / chamfer["clean"]
         out["off_over_clean"] = chamfer["off"] / chamfer["clean"]
@@ -108,7 +77,7 @@ def markdown_table(summary: dict) -> str:
              "on": "photo-like, photo mode on (matting, grey level, framing, translator)",
              "matted": "photo-like, photo mode without translator",
              "true_matte": "photo-like, photo mode with the true matte, without translator",
-             "clean_reframed": "clean render through prepare_photo (colours + framing)"}
+             "clean_reframed": "clean render through prepare_photo, its own silhouette as matte (colours + framing)"}
     lines = ["| input | Chamfer x10^3 | x clean | empty meshes |", "| --- | --- | --- | --- |"]
     for key in CONDITIONS:
         ratio = "n/a" if not (c[key] and c["clean"]) else f"{c[key] / c['clean']:.2f}"
@@ -166,12 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         check_settings(args.output, {"pipeline": str(args.pipeline), "translator": str(args.translator),
                                      "remover": remover_name, "views": args.views, "seed": args.seed,
                                      "resolution": args.resolution, "split": args.split,
-                                     "dataset": str(args.dataset)})
+                                     "dataset": str(args.dataset), "clean_reframed_matte": "true silhouette"})
     except SettingsMismatch as err:
         raise SystemExit(str(err)) from None
 
     per_shape, examples = [], []
-    shapes = test_shapes(pipe.config.category, args.dataset, args.shapes, args.split)
+    shapes = split_renders(pipe.config.category, args.dataset, args.shapes, args.split)
     for s, (shape_id, renders, gt) in enumerate(tqdm(shapes, total=args.shapes, desc="photo mode", unit="shape")):
         path = cache / f"{shape_id}.json"
         if path.is_file():
@@ -187,13 +156,14 @@ def main(argv: list[str] | None = None) -> int:
             iou = float((matte & sample.mask).sum() / max(1, (matte | sample.mask).sum()))
             views.append({
                 "view": view, "matte_iou": iou,
-                "clean": reconstruct(pipe, render, gt, args.resolution),
-                "off": reconstruct(pipe, sample.image, gt, args.resolution),
-                "on": reconstruct(pipe, sample.image, gt, args.resolution, photo_mode=True),
-                "matted": reconstruct(pipe, prepared, gt, args.resolution),
-                "true_matte": reconstruct(pipe, prepare_photo(sample.image, remover=lambda _: sample.mask.astype(np.float32),
+                "clean": reconstruction_chamfer(pipe, render, gt, args.resolution),
+                "off": reconstruction_chamfer(pipe, sample.image, gt, args.resolution),
+                "on": reconstruction_chamfer(pipe, sample.image, gt, args.resolution, photo_mode=True),
+                "matted": reconstruction_chamfer(pipe, prepared, gt, args.resolution),
+                "true_matte": reconstruction_chamfer(pipe, prepare_photo(sample.image, remover=lambda _: sample.mask.astype(np.float32),
                                                               framing=pipe.framing), gt, args.resolution),
-                "clean_reframed": reconstruct(pipe, prepare_photo(render, framing=pipe.framing), gt, args.resolution),
+                "clean_reframed": reconstruction_chamfer(pipe, prepare_photo(render, remover=own_silhouette,
+                                                                  framing=pipe.framing), gt, args.resolution),
             })
             if len(examples) < 6:
                 translated = translate_to_renders(pipe.translator, [prepared])[0] if pipe.translator is not None else prepared

@@ -88,3 +88,22 @@ def test_scripts_import_only_libraries_and_leave_sys_path_alone(folder):
         assert "sys.path" not in script.read_text(), f"{script} edits sys.path"
         for name, line in _imports(script):
             assert name.split(".")[0] not in own, f"{script}:{line} imports the script {name}"
+
+
+def test_random_affine_shift_moves_the_object_and_keeps_earlier_draws():
+    from latentmapper.training.augmentation import random_affine
+
+    image = torch.ones(4, 3, 64, 64)
+    image[:, :, 24:40, 24:40] = 0.0  # a dark square in the middle of a white image
+    centre = lambda x: ((x[:, 0] < 0.5).nonzero()[:, 1:].float().mean(0))  # noqa: E731 (row, column) of the square
+
+    plain = random_affine(image, torch.Generator().manual_seed(3), zoom=(0.9, 1.1), rotation_deg=5)
+    unshifted = random_affine(image, torch.Generator().manual_seed(3), zoom=(0.9, 1.1), rotation_deg=5, shift=0.0)
+    assert torch.equal(plain, unshifted)  # configurations without a shift augment as before
+
+    shifted = random_affine(image, torch.Generator().manual_seed(3), zoom=(1.0, 1.0), shift=0.2)
+    moves = [float((centre(s[None]) - 31.5).abs().max()) for s in shifted]
+    assert max(moves) > 3.0 and all(m <= 0.2 * 64 + 1 for m in moves)  # moved, by at most 20% of the side
+    assert torch.allclose(shifted.amax(), torch.tensor(1.0))  # the uncovered border is filled white
+    with pytest.raises(ValueError, match="shift"):
+        random_affine(image, torch.Generator(), shift=0.6)

@@ -80,7 +80,8 @@ def _chunk_path(partial: Path, split: str, start: int) -> Path:
 
 
 def augmented_images(images: list, augment: dict, seed: int) -> list:
-    """The paper's training augmentation (random zoom in/out and rotation, white fill) of PIL renders.
+    """The paper's training augmentation (random zoom in/out and rotation, white fill; ``augment["shift"]``
+    also moves them by up to that fraction of the side) of PIL renders.
 
     ``augment["copies"]`` copies of each image, grouped per input image: [a0, a1, ..., b0, b1, ...].
     """
@@ -88,7 +89,8 @@ def augmented_images(images: list, augment: dict, seed: int) -> list:
     pixels = torch.stack([torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1) for image in images])
     pixels = pixels.repeat_interleave(copies, 0).float() / 255.0
     generator = torch.Generator().manual_seed(seed)
-    moved = random_affine(pixels, generator, zoom=augment["zoom"], rotation_deg=augment["rotation_deg"])
+    moved = random_affine(pixels, generator, zoom=augment["zoom"], rotation_deg=augment["rotation_deg"],
+                          shift=augment.get("shift", 0.0))
     moved = (moved.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     return [Image.fromarray(array) for array in moved]
 
