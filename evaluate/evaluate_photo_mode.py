@@ -160,10 +160,11 @@ def main(argv: list[str] | None = None) -> int:
                 "off": reconstruction_chamfer(pipe, sample.image, gt, args.resolution),
                 "on": reconstruction_chamfer(pipe, sample.image, gt, args.resolution, photo_mode=True),
                 "matted": reconstruction_chamfer(pipe, prepared, gt, args.resolution),
-                "true_matte": reconstruction_chamfer(pipe, prepare_photo(sample.image, remover=lambda _: sample.mask.astype(np.float32),
-                                                              framing=pipe.framing), gt, args.resolution),
-                "clean_reframed": reconstruction_chamfer(pipe, prepare_photo(render, remover=own_silhouette,
-                                                                  framing=pipe.framing), gt, args.resolution),
+                "true_matte": reconstruction_chamfer(
+                    pipe, prepare_photo(sample.image, remover=lambda _: sample.mask.astype(np.float32),
+                                        framing=pipe.framing), gt, args.resolution),
+                "clean_reframed": reconstruction_chamfer(
+                    pipe, prepare_photo(render, remover=own_silhouette, framing=pipe.framing), gt, args.resolution),
             })
             if len(examples) < 6:
                 translated = translate_to_renders(pipe.translator, [prepared])[0] if pipe.translator is not None else prepared

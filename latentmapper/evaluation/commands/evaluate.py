@@ -53,7 +53,8 @@ import torch
 from latentmapper.atomic import atomic_path
 from latentmapper.evaluation import (SYSTEM_NAMES, AtlasNetSystem, ConstantSystem, Evaluation,
                                      FigureRow, Gallery, GroundTruthSystem, ImNetSystem, LatentMapperSystem,
-                                     NearestNeighbourSystem, OracleSystem, SettingsMismatch, SplitShapes, central_training_shape,
+                                     NearestNeighbourSystem, OracleSystem, SettingsMismatch, SplitShapes,
+                                     central_training_shape,
                                      dit_fit_markdown, load_json, make_figure, results_markdown,
                                      training_clip_embeddings, update_card, write_results)
 from latentmapper.evaluation.cross import CONSTANT_CANDIDATES

@@ -24,8 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ...atomic import write_json
-from ..image_robustness import (framing_variants, reconstruction_chamfer, split_renders,
-                                                      summarize_framing)
+from ..image_robustness import framing_variants, reconstruction_chamfer, split_renders, summarize_framing
 from ..loop import SettingsMismatch, check_settings
 from ...pipelines import LatentMapperPipeline
 
