@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from latentmapper.features import (ClipEmbedder, KeyCodebook, ViTKeyExtractor, bag_length, bag_of_descriptors,
-                                   capture_keys, fit_codebook)
+                                   capture_keys, fit_codebook, soft_bag_of_descriptors)
 from latentmapper.features.codebook import fit_kmeans, subsample_descriptors
 
 
@@ -189,3 +189,35 @@ def test_checkpoint_missing_encoder_weights_is_refused(tmp_path):
               metadata={"format": "pt"})
     with pytest.raises(ValueError, match="random weights"):
         ViTKeyExtractor.from_pretrained(str(path), device="cpu")
+
+
+def test_soft_bag_spreads_patches_over_words_and_tends_to_the_hard_bag(tmp_path):
+    labels = torch.randint(0, 5, (2, 3, 4, 4), generator=torch.Generator().manual_seed(0))
+    one_hot = torch.nn.functional.one_hot(labels, 5).float()
+    torch.testing.assert_close(soft_bag_of_descriptors(one_hot, 2), bag_of_descriptors(labels, 5, 2))
+
+    gen = torch.Generator().manual_seed(0)
+    keys = torch.randn(2, 2, 16, 8, generator=gen)  # (B, L, 4x4 patches, D)
+    hard = fit_codebook(keys.reshape(-1, 8), num_layers=2, num_words=4, grid_size=2)
+    hard_bag = hard.bag(keys, (4, 4))
+
+    def with_temperature(t: float) -> KeyCodebook:
+        codebook = KeyCodebook(num_words=4, key_dim=8, num_layers=2, grid_size=2, assignment_temperature=t)
+        codebook.centroids.copy_(hard.centroids)
+        return codebook
+
+    soft = with_temperature(0.5)
+    soft_bag = soft.bag(keys, (4, 4))
+    assert soft_bag.shape == hard_bag.shape
+    torch.testing.assert_close(soft_bag.reshape(2, 2, 5, 4).sum(-1), torch.ones(2, 2, 5))
+    assert (soft_bag > 0).all() and not torch.allclose(soft_bag, hard_bag)  # every word gets some weight
+    torch.testing.assert_close(with_temperature(1e-4).bag(keys, (4, 4)), hard_bag)  # cold = the paper's counts
+    # the temperature is part of the saved component; a config without it loads as hard labels
+    soft.save_pretrained(tmp_path / "soft")
+    assert KeyCodebook.from_pretrained(tmp_path / "soft").config.assignment_temperature == 0.5
+    torch.testing.assert_close(KeyCodebook.from_pretrained(tmp_path / "soft").bag(keys, (4, 4)), soft_bag)
+    assert hard.config.assignment_temperature == 0.0
+    with pytest.raises(ValueError, match="assignment_temperature"):
+        KeyCodebook(num_words=4, key_dim=8, num_layers=2, assignment_temperature=-1.0)
+    with pytest.raises(ValueError, match="hard labels"):
+        hard.soft_assign(keys)

@@ -4,7 +4,7 @@ Extractors are transformers models loaded by hub id or local path, so any CLIP /
 DINOv2 checkpoint works; the offline defaults are trained by ``train/train_encoders.py``.
 """
 
-from .bag_of_descriptors import bag_length, bag_of_descriptors
+from .bag_of_descriptors import bag_length, bag_of_descriptors, soft_bag_of_descriptors
 from .clip import ClipEmbedder, load_clip_vision
 from .codebook import KeyCodebook, fit_codebook
 from .mapper_inputs import mapper_features
@@ -14,5 +14,5 @@ from .vit_keys import KeyCapture, ViTKeyExtractor, ViTKeys, capture_keys, find_k
 __all__ = [
     "PROMPT_TEMPLATES", "ClipEmbedder", "KeyCapture", "KeyCodebook", "ViTKeyExtractor", "ViTKeys", "bag_length",
     "bag_of_descriptors", "capture_keys", "fill_templates", "find_key_projections", "fit_codebook",
-    "load_clip_vision", "load_vit", "mapper_features",
+    "load_clip_vision", "load_vit", "mapper_features", "soft_bag_of_descriptors",
 ]

@@ -60,7 +60,8 @@ def fit_key_codebook(split, extractor: ViTKeyExtractor, config: dict) -> KeyCode
           f"from {len(images)} renders into {config['num_words']} words")
     return fit_codebook(descriptors, num_layers=extractor.num_layers, num_words=config["num_words"],
                         grid_size=config["grid_size"], normalize=config["normalize"],
-                        batch_size=config["kmeans_batch_size"], seed=config["seed"])
+                        batch_size=config["kmeans_batch_size"], seed=config["seed"],
+                        assignment_temperature=config.get("assignment_temperature", 0.0))
 
 
 def base_settings(settings: dict) -> dict:

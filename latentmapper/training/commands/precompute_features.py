@@ -104,6 +104,10 @@ def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None
     codebook_dir = out / "codebook"
     if (codebook_dir / "config.json").is_file():
         codebook = KeyCodebook.from_pretrained(codebook_dir).to(device).eval()
+        wanted = float(config.get("assignment_temperature", 0.0))
+        if codebook.config.assignment_temperature != wanted:
+            raise SystemExit(f"{codebook_dir} has assignment_temperature {codebook.config.assignment_temperature}, "
+                             f"the config {wanted}: set the same in both, or use another --output")
     else:
         codebook = fit_key_codebook(dataset["train"], extractor, config).to(device)
         save_component(codebook, codebook_dir)
