@@ -122,6 +122,29 @@ def contrastive_loss(logits_per_image: torch.Tensor, caption_ids: torch.Tensor) 
     return (image_loss + text_loss) / 2
 
 
+def scramble_colours(pixels: torch.Tensor, generator: torch.Generator, grey_probability: float) -> torch.Tensor:
+    """Each image's RGB channels in a random order, or grey with ``grey_probability``: a second view whose
+    colour says nothing about the first's, so matching the two has to rest on the shape."""
+    order = torch.argsort(torch.rand(len(pixels), 3, generator=generator), dim=1).to(pixels.device)
+    out = torch.gather(pixels, 1, order[:, :, None, None].expand_as(pixels))
+    grey = (torch.rand(len(pixels), generator=generator) < grey_probability).to(pixels.device)
+    return torch.where(grey[:, None, None, None], out.mean(dim=1, keepdim=True).expand_as(out), out)
+
+
+def partner_views(view: torch.Tensor, num_views: int, generator: torch.Generator) -> torch.Tensor:
+    """For every view, another view of the same shape (never itself)."""
+    return (view + torch.randint(1, num_views, view.shape, generator=generator)) % num_views
+
+
+def same_shape_top1(embeds: torch.Tensor, num_views: int) -> float:
+    """How often an image's nearest other image (cosine) is another view of its own shape: what identification
+    across views needs, and what captions shared by many shapes do not teach."""
+    similarity = embeds @ embeds.T
+    similarity.fill_diagonal_(float("-inf"))
+    shape = torch.arange(len(embeds), device=embeds.device) // num_views
+    return float((shape[similarity.argmax(1)] == shape).float().mean())
+
+
 def caption_prompts(captions: list[str], generator: torch.Generator, raw_probability: float) -> list[str]:
     """Each caption in a random prompt template, or left bare with ``raw_probability``."""
     raw = torch.rand(len(captions), generator=generator) < raw_probability
@@ -154,6 +177,8 @@ def train_clip(dataset, config: dict, accelerator, output: Path, resume: bool, o
     optimizer = make_optimizer(model, train)
     model, optimizer = accelerator.prepare(model, optimizer)
     device, aug = accelerator.device, train.get("augment", {})
+    views = train.get("view_contrast", {})
+    view_weight = float(views.get("weight", 0.0))
     resume_from = checkpoint_for(output, "checkpoint-clip", resume=resume, overwrite=overwrite)
 
     def tokens(texts: list[str]) -> dict:
@@ -164,8 +189,18 @@ def train_clip(dataset, config: dict, accelerator, output: Path, resume: bool, o
         pixels = images[shape, view].to(device).float() / 255.0
         pixels = normalize_pixels(random_affine(pixels, generator, **aug), processor)
         texts = caption_prompts([captions["train"][int(s)] for s in shape], generator, train.get("raw_caption_prob", 0.25))
-        out = model(pixel_values=pixels, **tokens(texts))
-        return contrastive_loss(out.logits_per_image, caption_ids[shape].to(device))
+        count = len(indices)
+        if view_weight > 0:  # the same shape from another camera, its colours scrambled, is the positive
+            other = images[shape, partner_views(view, num_views, generator)].to(device).float() / 255.0
+            other = scramble_colours(random_affine(other, generator, **aug), generator, views.get("grey_prob", 0.5))
+            pixels = torch.cat([pixels, normalize_pixels(other, processor)])
+        out = model(pixel_values=pixels, **tokens(texts))  # one forward: CLIP takes more images than texts
+        loss = contrastive_loss(out.logits_per_image[:count], caption_ids[shape].to(device))
+        if view_weight > 0:
+            embeds = out.image_embeds.float()
+            logits = embeds[:count] @ embeds[count:].T / views.get("temperature", 0.1)
+            loss = loss + view_weight * contrastive_loss(logits, shape.to(device))
+        return loss
 
     def after_step() -> None:
         with torch.no_grad():
@@ -182,9 +217,11 @@ def train_clip(dataset, config: dict, accelerator, output: Path, resume: bool, o
         for i in range(0, len(flat), 256):
             pixels = normalize_pixels(flat[i : i + 256].to(device).float() / 255.0, processor)
             embeds.append(F.normalize(net.get_image_features(pixel_values=pixels).pooler_output.float(), dim=-1))
-        predicted = (torch.cat(embeds) @ text.T).argmax(1).cpu()
+        embeds = torch.cat(embeds)
+        predicted = (embeds @ text.T).argmax(1).cpu()
         truth = torch.tensor([unique.index(c) for c in captions["validation"]]).repeat_interleave(val_images.shape[1])
-        return {"val_caption_top1": float((predicted == truth).float().mean()), "chance": 1.0 / len(unique)}
+        return {"val_caption_top1": float((predicted == truth).float().mean()), "chance": 1.0 / len(unique),
+                "val_view_top1": same_shape_top1(embeds, val_images.shape[1])}
 
     history = run_epochs(name="clip", accelerator=accelerator, model=model, optimizer=optimizer,
                          num_samples=num_shapes * num_views, train=train, seed=seed,
@@ -265,4 +302,4 @@ def pooled_splits(paths: list[Path], columns: list[str]) -> dict:
     }
 
 
-__all__ = ["mae_encoder_as_vit", "pooled_splits", "train_clip", "train_vit"]
+__all__ = ["mae_encoder_as_vit", "partner_views", "pooled_splits", "same_shape_top1", "scramble_colours", "train_clip", "train_vit"]

@@ -10,7 +10,9 @@ saved in the standard transformers format, where the same loading code reads the
 * ``OUTPUT/clip/``: a ``CLIPModel`` with a small config, trained contrastively on (render,
   text) pairs, the text being the shape's caption put in a random prompt template (or the bare
   caption). Views of shapes with the same caption are all positives of each other (soft
-  targets), since the procedural captions repeat. Saved with its image processor and a
+  targets), since the procedural captions repeat. With ``clip.train.view_contrast.weight`` > 0 an
+  InfoNCE between each render and another view of the same shape (colours scrambled) is added,
+  so shapes that share a caption are told apart too. Saved with its image processor and a
   word-level tokenizer built from the captions and templates
   (``latentmapper.training.caption_tokenizer``).
 * ``OUTPUT/vit/``: a small ViT pre-trained with ``ViTMAEForPreTraining`` (masked autoencoding,
