@@ -655,3 +655,43 @@ def test_benchmark_reports_what_the_latent_correction_carries(tiny_dataset, tiny
     assert corrected["chamfer_x1e3"] != pytest.approx(reference["train_from_codes"]["chamfer_x1e3"], rel=1e-3)
     figure = PIL.Image.open(tmp_path / "fit.png")
     assert figure.size == (4 * 128, 18 + 3 * 128)  # input | DIT | warp+template | ground truth; 2 train + 1 test rows
+
+
+# ---- the ceiling of a mapper: codes from the shapes' own parameters -------------------------------
+def test_params_to_codes_recovers_a_linear_code_and_the_family_means():
+    from latentmapper.evaluation.params_ceiling import ParamsToCodes, parameter_columns
+
+    rng = np.random.default_rng(0)
+    params = [{"seed": i, "subtype": "a" if i % 2 else "b", "color": "red", "length": float(rng.uniform(1, 2)),
+               "height": float(rng.uniform(0, 1)), "spoiler": bool(i % 3 == 0)} for i in range(40)]
+    families = [p["subtype"] for p in params]
+    codes = np.array([[2 * p["length"] - p["height"], 3 * p["spoiler"] + (p["subtype"] == "a")] for p in params])
+    assert parameter_columns(params) == (["height", "length"], ["spoiler"])  # seed, subtype and colour are no shape
+    model = ParamsToCodes([json.dumps(p) for p in params], families, codes)
+    new = [dict(params[0], length=1.5, height=0.5, spoiler=True, subtype="a")]
+    np.testing.assert_allclose(model.predict(new, ["a"]), [[2.5, 4.0]], atol=0.05)
+    means = model.family_means(["b", "unknown"])
+    np.testing.assert_allclose(means[0], codes[np.array(families) == "b"].mean(0))
+    np.testing.assert_allclose(means[1], codes.mean(0))
+    with pytest.raises(ValueError, match="numeric parameters"):
+        model.predict([{"subtype": "a", "length": 1.0}], ["a"])
+
+
+def test_params_ceiling_command_scores_the_decoded_codes(tiny_dataset, tiny_models, tmp_path):
+    """The tiny DIT decodes every code to one octahedron, so both systems score that octahedron."""
+    from latentmapper.evaluation.commands import evaluate_params_ceiling
+
+    out = tmp_path / "ceiling.json"
+    assert evaluate_params_ceiling.main(["--dataset", str(tiny_dataset), "--dit", str(tiny_models / "pipeline" / "dit"),
+                                         "--latents", str(tiny_models / "dit" / "latents.safetensors"),
+                                         "--resolution", "32", "--output", str(out), "--no-progress"]) == 0
+    shape = SplitShapes(tiny_dataset, "validation")[0]
+    octahedron = latent_to_mesh(octahedron_pipeline().dit.eval(), torch.zeros(8), 32)
+    expected = chamfer_x1e3(sample_surface_points(octahedron), shape.surface_points)
+    systems = json.loads(out.read_text())["systems"]
+    for name in ("params_ridge", "family_mean"):
+        assert systems[name]["shapes"] == 1 and systems[name]["identification_top1"] == 1.0
+        assert systems[name]["chamfer_x1e3"] == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(SystemExit, match="no such file"):
+        evaluate_params_ceiling.main(["--dataset", str(tiny_dataset), "--dit", str(tiny_models / "pipeline" / "dit"),
+                                      "--latents", str(tmp_path / "missing.safetensors")])

@@ -1,0 +1,109 @@
+"""The ceiling of any image -> code mapper: codes predicted from each shape's own generator parameters, decoded.
+
+    python evaluate/evaluate_params_ceiling.py --dataset data/car --dit checkpoints/latentmapper-car/dit \\
+        --latents checkpoints/dit-car/latents.safetensors [--split validation] [--limit 60] [--output ceiling.json]
+
+A ridge regression from the training shapes' parameters (family one-hot, numeric parameters,
+flags) to their DIT codes is applied to the ``--split`` shapes; each predicted code is meshed at
+``--resolution`` and scored against the shape's surface points (Chamfer x10^3 on 5000 points,
+identification top-1 among the evaluated shapes, as ``evaluate.py`` does). Beside it, the family's
+mean training code: knowing the family and nothing else. See ``latentmapper.evaluation.params_ceiling``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ...atomic import write_json
+from ...geometry import EmptySurfaceError, chamfer_x1e3, latent_to_mesh, sample_surface_points
+from ..cross import Gallery, identification_top1
+from ..params_ceiling import ParamsToCodes
+from ..shapes import SplitShapes
+
+
+def _training_codes(dataset: Path, latents: Path) -> tuple[list[str], list[str], np.ndarray]:
+    from datasets import load_from_disk
+    from safetensors.torch import load_file
+
+    if not latents.is_file():
+        raise SystemExit(f"--latents {latents}: no such file (a DIT run's latents.safetensors)")
+    codes = load_file(str(latents))
+    rows = load_from_disk(str(dataset))["train"].select_columns(["shape_id", "params", "subtype"])
+    kept = [r for r in rows if r["shape_id"] in codes]
+    if len(kept) < 2:
+        raise SystemExit(f"{latents} has codes for {len(kept)} of the {len(rows)} training shapes of {dataset}; need 2 or more")
+    return ([r["params"] for r in kept], [r["subtype"] for r in kept],
+            np.stack([codes[r["shape_id"]].float().numpy() for r in kept]))
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    """Both systems' scores on the evaluated split: {system: {chamfer_x1e3, median, identification_top1, shapes}}."""
+    from datasets import load_from_disk
+
+    from ...models import DITDecoder
+
+    params, families, codes = _training_codes(args.dataset, args.latents)
+    ceiling = ParamsToCodes(params, families, codes)
+    split = SplitShapes(args.dataset, args.split, args.limit)
+    labels = load_from_disk(str(args.dataset))[args.split].select_columns(["params", "subtype"]).select(range(len(split)))
+    systems = {"params_ridge": ceiling.predict(labels["params"], labels["subtype"]),
+               "family_mean": ceiling.family_means(labels["subtype"])}
+    decoder = DITDecoder.from_pretrained(args.dit).eval()
+    truth = split.surface_points()
+    gallery = Gallery(truth)
+    results = {}
+    for name, predicted in systems.items():
+        chamfers, entries = [], []
+        for shape_id, code in tqdm(list(zip(split.shape_ids, predicted)), desc=name, disable=args.no_progress):
+            try:
+                with torch.no_grad():
+                    mesh = latent_to_mesh(decoder, torch.as_tensor(code, dtype=torch.float32), args.resolution)
+            except EmptySurfaceError:
+                chamfers.append(None), entries.append((shape_id, None))
+                continue
+            points = sample_surface_points(mesh)
+            chamfers.append(chamfer_x1e3(points, truth[shape_id]))
+            entries.append((shape_id, gallery.chamfer_x1e3(points)))
+        scored = [c for c in chamfers if c is not None]
+        results[name] = {"shapes": len(chamfers), "empty": len(chamfers) - len(scored),
+                         "chamfer_x1e3": round(float(np.mean(scored)), 6) if scored else None,
+                         "median_chamfer_x1e3": round(float(statistics.median(scored)), 6) if scored else None,
+                         "identification_top1": identification_top1(entries, gallery.ids)}
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", required=True, type=Path, help="a built DatasetDict with shape parameters")
+    parser.add_argument("--dit", required=True, help="the DIT decoder (a pipeline's dit/ folder)")
+    parser.add_argument("--latents", required=True, type=Path, help="the DIT's training codes (latents.safetensors)")
+    parser.add_argument("--split", default="validation", choices=("validation", "test"))
+    parser.add_argument("--limit", type=int, default=60)
+    parser.add_argument("--resolution", type=int, default=128)
+    parser.add_argument("--output", type=Path, default=None, help="write the scores here (JSON)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    if args.limit < 1:
+        raise SystemExit("--limit must be at least 1")
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    results = evaluate(args)
+    for name, row in results.items():
+        print(f"{name:14s} Chamfer x1e3 {row['chamfer_x1e3']} (median {row['median_chamfer_x1e3']}), "
+              f"identification top-1 {row['identification_top1']} over {row['shapes']} {args.split} shapes")
+    if args.output is not None:
+        write_json(args.output, {"dataset": str(args.dataset), "split": args.split, "resolution": args.resolution,
+                                 "systems": results, "seconds": round(time.perf_counter() - started, 1)})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
