@@ -13,7 +13,6 @@ mean training code: knowing the family and nothing else. See ``latentmapper.eval
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from pathlib import Path
 
@@ -25,6 +24,8 @@ from ...atomic import write_json
 from ...geometry import EmptySurfaceError, chamfer_x1e3, latent_to_mesh, sample_surface_points
 from ..cross import Gallery, identification_top1
 from ..params_ceiling import ParamsToCodes
+from ..results import round_score
+from ..scores import mean_or_none, median_or_none
 from ..shapes import SplitShapes
 
 
@@ -65,16 +66,16 @@ def evaluate(args: argparse.Namespace) -> dict:
             try:
                 with torch.no_grad():
                     mesh = latent_to_mesh(decoder, torch.as_tensor(code, dtype=torch.float32), args.resolution)
-            except EmptySurfaceError:
-                chamfers.append(None), entries.append((shape_id, None))
+            except EmptySurfaceError:  # no surface: no Chamfer, and not identified
+                chamfers.append(None)
+                entries.append((shape_id, None))
                 continue
             points = sample_surface_points(mesh)
             chamfers.append(chamfer_x1e3(points, truth[shape_id]))
             entries.append((shape_id, gallery.chamfer_x1e3(points)))
-        scored = [c for c in chamfers if c is not None]
-        results[name] = {"shapes": len(chamfers), "empty": len(chamfers) - len(scored),
-                         "chamfer_x1e3": round(float(np.mean(scored)), 6) if scored else None,
-                         "median_chamfer_x1e3": round(float(statistics.median(scored)), 6) if scored else None,
+        results[name] = {"shapes": len(chamfers), "empty": chamfers.count(None),
+                         "chamfer_x1e3": round_score(mean_or_none(chamfers)),
+                         "median_chamfer_x1e3": round_score(median_or_none(chamfers)),
                          "identification_top1": identification_top1(entries, gallery.ids)}
     return results
 
