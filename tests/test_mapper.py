@@ -294,6 +294,20 @@ def test_training_scripts_end_to_end(tmp_path):
                               "--config", aug_cfg, "--output", str(tmp_path / "mapper_holdout")]) == 0
     log = json.loads((tmp_path / "mapper_holdout" / "mapper_log.json").read_text())
     assert log["augmented_rows"] == 5 * 18 and log["training_rows"] == 5 * 9 + 5 * 18 + 5 * 2
+    # the same hold-out on request, although the validation shapes have codes: they do not stop the fit
+    held_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=3, augmented_views=True, novel_views=True,
+                       sdf_refinement={"epochs": 0}, early_stopping="held_out_training_shapes")
+    assert train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run),
+                              "--config", held_cfg, "--output", str(tmp_path / "mapper_held")]) == 0
+    log = json.loads((tmp_path / "mapper_held" / "mapper_log.json").read_text())
+    assert "early_stopping: held_out_training_shapes" in log["validation"]
+    assert log["training_rows"] == 5 * 9 + 5 * 18 + 5 * 2 and "val_l1_novel_views" not in log
+    bad_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=3, early_stopping="test_shapes")
+    with pytest.raises(SystemExit, match="early_stopping must be one of"):
+        train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run),
+                           "--config", bad_cfg, "--output", str(tmp_path / "mapper_bad")])
+    aug_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=3, augmented_views=True, novel_views=True,
+                      sdf_refinement={"epochs": 0})  # _config writes one file per stage: the augmented one again
     changed = _config(tmp_path, "features", num_words=5, grid_size=2, codebook_images=20, batch_images=20,
                       chunk_shapes=4, augment={"copies": 3, "zoom": [0.8, 1.2], "rotation_deg": 10})
     with pytest.raises(SystemExit, match="other augment settings"):

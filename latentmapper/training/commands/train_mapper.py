@@ -14,8 +14,10 @@ layers, L1 loss, Adam with default hyper-parameters, up to 1000 epochs with earl
 
 Validation targets: the codes of the validation shapes, taken from the latents file or from
 ``--val-latents`` (e.g. codes fitted with ``latentmapper.models.fit_latent``). When neither
-has them, ``holdout_fraction`` of the training shapes (all their views) is held out for
-early stopping instead, and the log says so.
+has them, or when the config sets ``early_stopping: held_out_training_shapes``,
+``holdout_fraction`` of the training shapes (all their views) is held out for early stopping
+instead, and the log says so. Fitted validation codes lie further from the mean than the
+auto-decoder's (README: What bounds identification), so stopping on them ends the fit early.
 
 Stage 2, with ``sdf_refinement.epochs`` > 0 (needs ``--dit`` and ``--dataset``): the L1 mapper is
 fine-tuned with the latent L1 plus ``weight`` x the L1 between the frozen DIT's SDF of the
@@ -47,6 +49,11 @@ from latentmapper.training.outputs import save_component
 from latentmapper.training.presets import add_common_arguments, config_from_args
 from latentmapper.training.split_latents import load_decoder
 from latentmapper.training.vector_fitting import fit_vector_model
+
+
+EARLY_STOPPING = ("validation_shapes", "held_out_training_shapes")
+"""What the L1 stage stops on: the validation split's codes (given by --val-latents), or a
+``holdout_fraction`` of the training shapes, whose codes are the auto-decoder's like the targets'."""
 
 
 def rows_with_latents(split: FeatureSplit, latents: dict[str, torch.Tensor], codes: torch.Tensor):
@@ -164,6 +171,8 @@ def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None
     add_common_arguments(parser)
     args = parser.parse_args(argv)
     config = config_from_args(args, "mapper", presets_dir)
+    if config.get("early_stopping", "validation_shapes") not in EARLY_STOPPING:
+        raise SystemExit(f"early_stopping must be one of {', '.join(EARLY_STOPPING)}, not {config['early_stopping']!r}")
     refining = (config.get("sdf_refinement") or {}).get("epochs", 0) > 0
     if refining and (args.dit is None or args.dataset is None):
         raise SystemExit("the config asks for sdf_refinement: give --dit (the DIT decoder) and --dataset (its SDF "
@@ -200,6 +209,9 @@ def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None
         code, clip, target, keep = rows_with_latents(extra, latents, encode_bags(autoencoder, extra.bag))
         extras.append((extra, code, clip, target, row_shape_index(extra, keep, index_of)))
     val_code, val_clip, val_target, val_keep = rows_with_latents(val_split, latents, encode_bags(autoencoder, val_split.bag))
+    stop_on_held_out = config.get("early_stopping", "validation_shapes") == "held_out_training_shapes"
+    if stop_on_held_out:
+        val_keep = []  # the validation shapes' codes come from fit_latent, not from the auto-decoder the targets do
     val_novel = None  # validation rows from novel views, scored apart as well
     if config.get("novel_views", False) and val_keep:
         name = novel_views_split("validation")
@@ -223,8 +235,11 @@ def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None
         # the held-out shapes' augmented and novel views must not train the model either
         extras = [(extra, *(t[~rows_of_shapes(held, extra.num_views, len(code))] for t in (code, clip, target, index)))
                   for extra, code, clip, target, index in extras]
-        validation = f"{len(held)} held-out training shapes (no validation latents given)"
-        accelerator.print(f"warning: no latents for the validation shapes; early stopping on {validation}")
+        if stop_on_held_out:
+            validation = f"{len(held)} held-out training shapes (early_stopping: held_out_training_shapes)"
+        else:
+            validation = f"{len(held)} held-out training shapes (no validation latents given)"
+            accelerator.print(f"warning: no latents for the validation shapes; early stopping on {validation}")
     clean_clip, clean_target = train_clip, train_target  # the nearest-neighbour diagnostic below uses real views
     extra_rows = {name: len(extra[1]) for (name, _, _), extra in zip(extra_splits, extras)}
     if extras:
