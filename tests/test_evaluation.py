@@ -677,6 +677,27 @@ def test_params_to_codes_recovers_a_linear_code_and_the_family_means():
         model.predict([{"subtype": "a", "length": 1.0}], ["a"])
 
 
+def test_pixels_to_codes_is_one_ridge_for_every_view():
+    from PIL import Image
+
+    from latentmapper.evaluation.params_ceiling import PIXEL_SIZE, PixelsToCodes, grey_pixels
+
+    rng = np.random.default_rng(0)
+    sizes = rng.uniform(4, 28, size=(30, 2))  # a bright box per shape, drawn at two "views" a few pixels apart
+    def render(w, h, shift):
+        image = np.zeros((64, 64), np.uint8)
+        image[20 + shift: 20 + shift + int(h), 10: 10 + int(w)] = 255
+        return Image.fromarray(image).convert("RGB")
+    pixels = np.stack([grey_pixels([render(w, h, 0), render(w, h, 3)]) for w, h in sizes])
+    assert pixels.shape == (30, 2, PIXEL_SIZE * PIXEL_SIZE) and 0.0 <= pixels.min() and pixels.max() <= 1.0
+    codes = sizes / 28.0
+    model = PixelsToCodes(pixels, codes)
+    new = grey_pixels([render(20, 8, 0), render(20, 8, 3)])
+    np.testing.assert_allclose(model.predict(new), [[20 / 28, 8 / 28]] * 2, atol=0.12)  # either view, one answer
+    with pytest.raises(ValueError, match="shapes, views, pixels"):
+        PixelsToCodes(pixels[:, 0], codes)
+
+
 def test_params_ceiling_command_scores_the_decoded_codes(tiny_dataset, tiny_models, tmp_path):
     """The tiny DIT decodes every code to one octahedron, so both systems score that octahedron."""
     from latentmapper.evaluation.commands import evaluate_params_ceiling
@@ -684,14 +705,19 @@ def test_params_ceiling_command_scores_the_decoded_codes(tiny_dataset, tiny_mode
     out = tmp_path / "ceiling.json"
     assert evaluate_params_ceiling.main(["--dataset", str(tiny_dataset), "--dit", str(tiny_models / "pipeline" / "dit"),
                                          "--latents", str(tiny_models / "dit" / "latents.safetensors"),
-                                         "--resolution", "32", "--output", str(out), "--no-progress"]) == 0
+                                         "--resolution", "32", "--pixel-views", "0", "--output", str(out),
+                                         "--no-progress"]) == 0
     shape = SplitShapes(tiny_dataset, "validation")[0]
     octahedron = latent_to_mesh(octahedron_pipeline().dit.eval(), torch.zeros(8), 32)
     expected = chamfer_x1e3(sample_surface_points(octahedron), shape.surface_points)
     systems = json.loads(out.read_text())["systems"]
-    for name in ("params_ridge", "family_mean"):
+    for name in ("params_ridge", "family_mean", "pixels_ridge"):
         assert systems[name]["shapes"] == 1 and systems[name]["identification_top1"] == 1.0
         assert systems[name]["chamfer_x1e3"] == pytest.approx(expected, rel=1e-4)
     with pytest.raises(SystemExit, match="no such file"):
         evaluate_params_ceiling.main(["--dataset", str(tiny_dataset), "--dit", str(tiny_models / "pipeline" / "dit"),
                                       "--latents", str(tmp_path / "missing.safetensors")])
+    with pytest.raises(SystemExit, match="renders each"):
+        evaluate_params_ceiling.main(["--dataset", str(tiny_dataset), "--dit", str(tiny_models / "pipeline" / "dit"),
+                                      "--latents", str(tiny_models / "dit" / "latents.safetensors"),
+                                      "--pixel-views", "0,99", "--no-progress"])

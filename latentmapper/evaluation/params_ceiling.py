@@ -7,7 +7,8 @@ shapes and decoded, is the ceiling of a linear read of perfect features: when it
 most shapes while the mapper does not, the features are what bounds identification, not the
 DIT's latent space or the mapper's form. The family's mean code is the floor beside it (it knows
 the family, nothing else). The code-space L1 hides this: a code can be far from the shape's own
-in L1 and still decode to it.
+in L1 and still decode to it. Beside them, a view-agnostic ridge from each render's 32x32 grey
+pixels (``PixelsToCodes``): what the plainest reading of the image, not of the shape, gives.
 """
 
 from __future__ import annotations
@@ -77,4 +78,40 @@ class ParamsToCodes:
         return np.stack([self.codes[seen == f].mean(0) if (seen == f).any() else self.codes.mean(0) for f in families])
 
 
-__all__ = ["IGNORED_PARAMETERS", "ParamsToCodes", "parameter_columns", "parameter_matrix"]
+PIXEL_SIZE = 32
+
+
+def grey_pixels(images: Sequence, size: int = PIXEL_SIZE) -> np.ndarray:
+    """(views, size * size) grey values in [0, 1] of PIL renders: the crudest reading of an image there is."""
+    from PIL import Image
+
+    return np.stack([np.asarray(image.convert("L").resize((size, size), Image.Resampling.BILINEAR),
+                                dtype=np.float32).ravel() / 255.0 for image in images])
+
+
+class PixelsToCodes:
+    """One ridge for every view alike from the renders' grey pixels to their shape's DIT code.
+
+    It knows nothing of the camera, as the mapper does not, so it is a floor for what a
+    view-agnostic image -> code map should reach: a mapper that identifies fewer shapes than
+    this loses what its features or its fit could have kept.
+    """
+
+    def __init__(self, pixels: np.ndarray, codes: np.ndarray) -> None:
+        from sklearn.linear_model import RidgeCV
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        pixels, codes = np.asarray(pixels, dtype=np.float64), np.asarray(codes, dtype=np.float64)
+        if pixels.ndim != 3 or len(pixels) != len(codes):
+            raise ValueError(f"expected (shapes, views, pixels) for {len(codes)} codes, got {pixels.shape}")
+        self.model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 5, 17)))
+        self.model.fit(pixels.reshape(-1, pixels.shape[-1]), np.repeat(codes, pixels.shape[1], axis=0))
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        """Codes (N, latent) for (N, pixels) single views."""
+        return self.model.predict(np.asarray(pixels, dtype=np.float64))
+
+
+__all__ = ["IGNORED_PARAMETERS", "PIXEL_SIZE", "ParamsToCodes", "PixelsToCodes", "grey_pixels", "parameter_columns",
+           "parameter_matrix"]
