@@ -21,6 +21,15 @@ import numpy as np
 IGNORED_PARAMETERS = ("seed", "subtype", "color", "tail_color")
 
 
+def _scaled_ridge(alphas: np.ndarray):
+    """Inputs standardised, then ridge with its penalty chosen among ``alphas`` by leave-one-out."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), RidgeCV(alphas=alphas))
+
+
 def _parsed(params: Sequence[str | dict]) -> list[dict]:
     return [json.loads(p) if isinstance(p, str) else dict(p) for p in params]
 
@@ -51,10 +60,6 @@ class ParamsToCodes:
     """Ridge (scaled inputs, penalty chosen by leave-one-out) from shape parameters to DIT codes."""
 
     def __init__(self, params: Sequence[str | dict], families: Sequence[str], codes: np.ndarray) -> None:
-        from sklearn.linear_model import RidgeCV
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
         codes = np.asarray(codes, dtype=np.float64)
         if len(params) != len(codes) or len(families) != len(codes):
             raise ValueError(f"{len(params)} parameter sets and {len(families)} families for {len(codes)} codes")
@@ -62,7 +67,7 @@ class ParamsToCodes:
         self.family_names = sorted(set(families))
         self.families = list(families)
         self.codes = codes
-        self.model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+        self.model = _scaled_ridge(np.logspace(-3, 3, 13))
         self.model.fit(self._matrix(params, families), codes)
 
     def _matrix(self, params, families) -> np.ndarray:
@@ -98,14 +103,10 @@ class PixelsToCodes:
     """
 
     def __init__(self, pixels: np.ndarray, codes: np.ndarray) -> None:
-        from sklearn.linear_model import RidgeCV
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
         pixels, codes = np.asarray(pixels, dtype=np.float64), np.asarray(codes, dtype=np.float64)
         if pixels.ndim != 3 or len(pixels) != len(codes):
             raise ValueError(f"expected (shapes, views, pixels) for {len(codes)} codes, got {pixels.shape}")
-        self.model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 5, 17)))
+        self.model = _scaled_ridge(np.logspace(-3, 5, 17))
         self.model.fit(pixels.reshape(-1, pixels.shape[-1]), np.repeat(codes, pixels.shape[1], axis=0))
 
     def predict(self, pixels: np.ndarray) -> np.ndarray:

@@ -32,15 +32,15 @@ from ..scores import mean_or_none, median_or_none
 from ..shapes import SplitShapes
 
 
-def _training_codes(dataset: Path, latents: Path) -> tuple[list[dict], np.ndarray]:
-    """The training rows (shape_id, params, subtype, images) that have a code, and their codes."""
+def _training_codes(dataset: Path, latents: Path, columns: list[str]) -> tuple[list[dict], np.ndarray]:
+    """The training rows (shape_id and ``columns``) that have a code, and their codes."""
     from datasets import load_from_disk
     from safetensors.torch import load_file
 
     if not latents.is_file():
         raise SystemExit(f"--latents {latents}: no such file (a DIT run's latents.safetensors)")
     codes = load_file(str(latents))
-    rows = load_from_disk(str(dataset))["train"].select_columns(["shape_id", "params", "subtype", "images"])
+    rows = load_from_disk(str(dataset))["train"].select_columns(["shape_id", *columns])
     kept = [r for r in rows if r["shape_id"] in codes]
     if len(kept) < 2:
         raise SystemExit(f"{latents} has codes for {len(kept)} of the {len(rows)} training shapes of {dataset}; need 2 or more")
@@ -82,21 +82,22 @@ def evaluate(args: argparse.Namespace) -> dict:
     from ...models import DITDecoder
 
     views = _views(args.pixel_views)
-    training, codes = _training_codes(args.dataset, args.latents)
+    columns = ["params", "subtype", "images"] if views else ["params", "subtype"]  # renders decoded only when read
+    training, codes = _training_codes(args.dataset, args.latents, columns)
     ceiling = ParamsToCodes([r["params"] for r in training], [r["subtype"] for r in training], codes)
     split = SplitShapes(args.dataset, args.split, args.limit)
-    labels = load_from_disk(str(args.dataset))[args.split].select_columns(["params", "subtype", "images"])
-    labels = labels.select(range(len(split)))
+    labels = load_from_disk(str(args.dataset))[args.split].select_columns(columns).select(range(len(split)))
     ids = split.shape_ids
     systems = {"params_ridge": list(zip(ids, ceiling.predict(labels["params"], labels["subtype"]))),
                "family_mean": list(zip(ids, ceiling.family_means(labels["subtype"])))}
     if views:
-        count = min(len(r["images"]) for r in [*training, *labels])
+        renders = list(labels["images"])
+        count = min(len(images) for images in [*(r["images"] for r in training), *renders])
         bad = [v for v in views if not 0 <= v < count]
         if bad:
             raise SystemExit(f"--pixel-views {bad}: the shapes have {count} renders each")
         reader = PixelsToCodes(np.stack([grey_pixels(r["images"][:count]) for r in training]), codes)
-        pixels = [grey_pixels([r["images"][v] for v in views]) for r in labels]
+        pixels = [grey_pixels([images[v] for v in views]) for images in renders]
         systems["pixels_ridge"] = [(shape_id, code) for shape_id, rows in zip(ids, pixels)
                                    for code in reader.predict(rows)]
     decoder = DITDecoder.from_pretrained(args.dit).eval()

@@ -171,8 +171,10 @@ def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None
     add_common_arguments(parser)
     args = parser.parse_args(argv)
     config = config_from_args(args, "mapper", presets_dir)
-    if config.get("early_stopping", "validation_shapes") not in EARLY_STOPPING:
-        raise SystemExit(f"early_stopping must be one of {', '.join(EARLY_STOPPING)}, not {config['early_stopping']!r}")
+    early_stopping = config.get("early_stopping", EARLY_STOPPING[0])
+    if early_stopping not in EARLY_STOPPING:
+        raise SystemExit(f"early_stopping must be one of {', '.join(EARLY_STOPPING)}, not {early_stopping!r}")
+    stop_on_held_out = early_stopping == "held_out_training_shapes"
     refining = (config.get("sdf_refinement") or {}).get("epochs", 0) > 0
     if refining and (args.dit is None or args.dataset is None):
         raise SystemExit("the config asks for sdf_refinement: give --dit (the DIT decoder) and --dataset (its SDF "
@@ -209,7 +211,6 @@ def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None
         code, clip, target, keep = rows_with_latents(extra, latents, encode_bags(autoencoder, extra.bag))
         extras.append((extra, code, clip, target, row_shape_index(extra, keep, index_of)))
     val_code, val_clip, val_target, val_keep = rows_with_latents(val_split, latents, encode_bags(autoencoder, val_split.bag))
-    stop_on_held_out = config.get("early_stopping", "validation_shapes") == "held_out_training_shapes"
     if stop_on_held_out:
         val_keep = []  # the validation shapes' codes come from fit_latent, not from the auto-decoder the targets do
     val_novel = None  # validation rows from novel views, scored apart as well
