@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -210,6 +211,18 @@ def test_missing_baseline_gets_a_clear_error(tiny_dataset, tiny_models, tmp_path
 
     args = _evaluate_args(tiny_dataset, tiny_models, tmp_path, "--systems", "imnet", "--imnet", str(tmp_path / "none"))
     with pytest.raises(SystemExit, match="train_imnet_baseline.py"):
+        evaluate.main(args)
+
+
+def test_dit_folder_without_training_codes_gets_a_clear_error(tiny_dataset, tiny_models, tmp_path):
+    """A pipeline's dit/ (a decoder alone) passed as --dit: the nearest neighbour needs the codes too."""
+    from latentmapper.evaluation.commands import evaluate
+
+    decoder_only = tmp_path / "dit"
+    shutil.copytree(tiny_models / "dit" / "decoder", decoder_only / "decoder")
+    args = _evaluate_args(tiny_dataset, tiny_models, tmp_path, "--systems", "nearest_neighbour",
+                          "--dit", str(decoder_only))
+    with pytest.raises(SystemExit, match="no latents.safetensors"):
         evaluate.main(args)
 
 

@@ -169,8 +169,12 @@ def build_systems(args: argparse.Namespace) -> tuple[list, dict]:
         dit_dir = component(args.dit, "decoder", "train the DIT with train/train_dit.py (train/run_all.sh)")
         decoder = load_decoder(dit_dir, device)
         if wanted & {"imnet", "nearest_neighbour"}:
-            latents = load_latents(args.dit)
             codes = args.dit / "latents.safetensors" if args.dit.is_dir() else args.dit
+            if not codes.is_file():
+                raise SystemExit(f"--dit {args.dit} has no latents.safetensors: the IM-NET-style baseline and "
+                                 "the nearest neighbour need the DIT run's training codes beside its decoder/ "
+                                 "(a train_dit.py output, e.g. runs/<category>/dit)")
+            latents = load_latents(codes)
             dit_print = fingerprint(dit_dir) + fingerprint(codes)
         if pipe is not None and not same_decoder(pipe.dit, decoder):
             print(f"warning: the pipeline's DIT ({args.pipeline}) is not the decoder of {args.dit}; the latent "
