@@ -266,8 +266,9 @@ def test_training_scripts_end_to_end(tmp_path):
     run.mkdir()
     gen = torch.Generator().manual_seed(0)
     save_file({f"car-{i:03d}": torch.randn(8, generator=gen) for i in range(7)}, str(run / "latents.safetensors"))
+    # the presets stop on held-out training shapes; the validation split's codes are the other choice
     map_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=30, patience=2, augmented_views=False,
-                      novel_views=False, sdf_refinement={"epochs": 0})
+                      novel_views=False, sdf_refinement={"epochs": 0}, early_stopping="validation_shapes")
     out = tmp_path / "mapper"
     assert train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run),
                               "--config", map_cfg, "--output", str(out)]) == 0
@@ -280,7 +281,7 @@ def test_training_scripts_end_to_end(tmp_path):
     # augmented and novel views add rows (novel ones also validate, scored apart); without validation codes
     # the held-out shape's copies and novel views stay out of training
     aug_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=3, augmented_views=True, novel_views=True,
-                      sdf_refinement={"epochs": 0})
+                      sdf_refinement={"epochs": 0}, early_stopping="validation_shapes")
     assert train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run),
                               "--config", aug_cfg, "--output", str(tmp_path / "mapper_aug")]) == 0
     log = json.loads((tmp_path / "mapper_aug" / "mapper_log.json").read_text())
@@ -307,7 +308,8 @@ def test_training_scripts_end_to_end(tmp_path):
         train_mapper.main(["--features", str(feats), "--autoencoder", str(ae), "--latents", str(run),
                            "--config", bad_cfg, "--output", str(tmp_path / "mapper_bad")])
     aug_cfg = _config(tmp_path, "mapper", hidden_size=32, max_epochs=3, augmented_views=True, novel_views=True,
-                      sdf_refinement={"epochs": 0})  # _config writes one file per stage: the augmented one again
+                      sdf_refinement={"epochs": 0},
+                      early_stopping="validation_shapes")  # _config writes one file per stage: the augmented one again
     changed = _config(tmp_path, "features", num_words=5, grid_size=2, codebook_images=20, batch_images=20,
                       chunk_shapes=4, augment={"copies": 3, "zoom": [0.8, 1.2], "rotation_deg": 10})
     with pytest.raises(SystemExit, match="other augment settings"):

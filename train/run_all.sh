@@ -16,7 +16,7 @@
 #
 # The time above is the sum of the stages as measured one by one (lane A about 3 h); the
 # script has not yet been timed end to end with these presets (issue 17, item 4).
-#   3. per category: mapper (early stopping on the validation codes), then the pipeline is
+#   3. per category: mapper (early stopping on held-out training shapes), then the pipeline is
 #      assembled in fp16 into OUT/latentmapper-<category>, with the renders' framing statistics
 #      (photo mode's framing component) added
 #   4. the photo-mode matting U-Net on all categories' photo-like renders (25 min), its fp16
@@ -69,11 +69,12 @@ done
 # far samples in the data, and without them the decoder runs wings on to the grid bounds
 # (Chamfer x1e3 of 8 training shapes from their codes: 28.1 without, 12.8 with).
 far_fraction() { if [ "$1" = airplane ]; then echo 0.25; else echo 0.0; fi; }
-# Airplanes are also rendered from 54 cameras between the training views instead of the preset's 27, and
-# their mapper is the seed-1 run: on the 60 validation airplanes 54 views took the unseen views from
-# 1.21-1.26 to 0.94-1.05 for 0.02-0.03 on the 9 views (README: Views between the training views, again).
+# Airplanes are also rendered from 54 cameras between the training views instead of the preset's 27:
+# on the 60 validation airplanes 54 views took the unseen views from 1.21-1.26 to 0.94-1.05 for
+# 0.02-0.03 on the 9 views (README: Views between the training views, again). Both mappers are the
+# seed-1 runs, the ones shipped (README: A linear read of the renders, and where the mapper's fit stops).
 novel_views() { if [ "$1" = airplane ]; then echo 54; else echo 27; fi; }
-mapper_seed() { if [ "$1" = airplane ]; then echo 1; else echo 0; fi; }
+MAPPER_SEED=1
 
 lane_dit() {
   for c in $CATEGORIES; do
@@ -109,7 +110,7 @@ for c in $CATEGORIES; do
   stage "mapper-$c" $PY train/train_mapper.py --features "$RUNS/$c/features" \
     --autoencoder "$RUNS/$c/autoencoder" --latents "$RUNS/$c/dit/latents.safetensors" \
     --val-latents "$RUNS/$c/validation_latents.safetensors" --dit "$RUNS/$c/dit" --dataset "$DATA/$c" \
-    --preset "$PRESET" --set "seed=$(mapper_seed "$c")" --output "$RUNS/$c/mapper" --resume
+    --preset "$PRESET" --set "seed=$MAPPER_SEED" --output "$RUNS/$c/mapper" --resume
   stage "assemble-$c" $PY train/assemble_pipeline.py --category "$c" --encoders "$RUNS/encoders" \
     --features "$RUNS/$c/features" --autoencoder "$RUNS/$c/autoencoder" --mapper "$RUNS/$c/mapper" \
     --dit "$RUNS/$c/dit" --fp16 --output "$OUT/latentmapper-$c"

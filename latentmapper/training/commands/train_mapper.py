@@ -14,7 +14,7 @@ layers, L1 loss, Adam with default hyper-parameters, up to 1000 epochs with earl
 
 Validation targets: the codes of the validation shapes, taken from the latents file or from
 ``--val-latents`` (e.g. codes fitted with ``latentmapper.models.fit_latent``). When neither
-has them, or when the config sets ``early_stopping: held_out_training_shapes``,
+has them, or when the config sets ``early_stopping: held_out_training_shapes`` (the presets do),
 ``holdout_fraction`` of the training shapes (all their views) is held out for early stopping
 instead, and the log says so. Fitted validation codes lie further from the mean than the
 auto-decoder's (README: What bounds identification), so stopping on them ends the fit early.
