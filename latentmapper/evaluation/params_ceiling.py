@@ -97,9 +97,9 @@ def grey_pixels(images: Sequence, size: int = PIXEL_SIZE) -> np.ndarray:
 class PixelsToCodes:
     """One ridge for every view alike from the renders' grey pixels to their shape's DIT code.
 
-    It knows nothing of the camera, as the mapper does not, so it is a floor for what a
-    view-agnostic image -> code map should reach: a mapper that identifies fewer shapes than
-    this loses what its features or its fit could have kept.
+    It is told no camera, but fitted and scored on the dataset's fixed cameras only, so it
+    measures what pixel alignment with those cameras buys; on views between them it falls
+    below the mapper (README: A linear read of the renders), so it is no floor for a mapper.
     """
 
     def __init__(self, pixels: np.ndarray, codes: np.ndarray) -> None:

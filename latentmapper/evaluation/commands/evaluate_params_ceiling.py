@@ -10,7 +10,7 @@ flags) to their DIT codes is applied to the ``--split`` shapes; each predicted c
 identification top-1 among the evaluated shapes, as ``evaluate.py`` does). Beside it, the family's
 mean training code: knowing the family and nothing else. And, for ``--pixel-views``, one view-agnostic
 ridge from the training renders' 32x32 grey pixels to their codes, applied to those views of each
-shape (a floor for a mapper, not a ceiling). See ``latentmapper.evaluation.params_ceiling``.
+shape (fixed cameras only: what alignment with them buys). See ``latentmapper.evaluation.params_ceiling``.
 """
 
 from __future__ import annotations
