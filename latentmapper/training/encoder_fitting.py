@@ -24,6 +24,7 @@ from latentmapper.training.checkpoints import checkpoint_for, load_checkpoint, s
 from latentmapper.training.outputs import save_component
 from latentmapper.training.render_cache import cache_images, normalize_pixels
 from latentmapper.training.schedules import warmup_cosine
+from latentmapper.training.shape_targets import masked_mse, within_family_targets
 
 
 def _image_processor(kind: str, size: int):
@@ -71,7 +72,7 @@ def run_epochs(
         for k in range(state["step_in_epoch"], len(batches)):
             lr = warmup_cosine(state["global_step"], total, train["lr"], train.get("warmup_steps", 0))
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             model.train()
             generator = torch.Generator().manual_seed(seed * 1_000_003 + state["global_step"])
             loss = loss_fn(batches[k], generator)
@@ -100,15 +101,22 @@ def run_epochs(
     return state["history"]
 
 
-def make_optimizer(model: torch.nn.Module, train: dict) -> torch.optim.Optimizer:
-    """AdamW; no weight decay on biases, norms, embeddings and CLIP's temperature."""
-    decay, no_decay = [], []
+def make_optimizer(model: torch.nn.Module, train: dict, *, fast_prefix: str | None = None,
+                   fast_scale: float = 1.0) -> torch.optim.Optimizer:
+    """AdamW; no weight decay on biases, norms, embeddings and CLIP's temperature. Parameters named
+    ``fast_prefix...`` form their own group, without decay, at ``fast_scale`` times the learning rate."""
+    decay, no_decay, fast = [], [], []
     for param_name, param in model.named_parameters():
         if not param.requires_grad:
+            continue
+        if fast_prefix is not None and param_name.startswith(fast_prefix):
+            fast.append(param)
             continue
         flat = param.dim() < 2 or "embedding" in param_name or "logit_scale" in param_name or "token" in param_name
         (no_decay if flat else decay).append(param)
     groups = [{"params": decay, "weight_decay": train.get("weight_decay", 0.0)}, {"params": no_decay, "weight_decay": 0.0}]
+    if fast:
+        groups.append({"params": fast, "weight_decay": 0.0, "lr_scale": fast_scale})
     return torch.optim.AdamW(groups, lr=train["lr"], betas=tuple(train.get("betas", (0.9, 0.98))))
 
 
@@ -160,6 +168,52 @@ def clip_config(cfg: dict, tokenizer) -> CLIPConfig:
     return CLIPConfig(text_config=text, vision_config=vision, projection_dim=cfg["projection_dim"])
 
 
+class ClipWithShapeHead(torch.nn.Module):
+    """The CLIP and a linear head reading each shape's within-family parameters off its image embedding;
+    trained together, the head is dropped when the CLIP is saved."""
+
+    def __init__(self, clip: CLIPModel, num_targets: int, hidden: int = 0) -> None:
+        super().__init__()
+        self.clip = clip
+        dim = clip.config.projection_dim
+        # standardised per entry first: the unit-norm embeddings vary by about 1/sqrt(dim) per entry
+        layers: list[torch.nn.Module] = [torch.nn.BatchNorm1d(dim, affine=False)]
+        if hidden:
+            layers += [torch.nn.Linear(dim, hidden), torch.nn.GELU()]
+        layers.append(torch.nn.Linear(hidden or dim, num_targets))
+        self.head = torch.nn.Sequential(*layers)
+        if not hidden:  # a linear head from zero, so the encoder's first gradients are not a random head's noise
+            torch.nn.init.zeros_(self.head[-1].weight)
+            torch.nn.init.zeros_(self.head[-1].bias)
+
+    def read_shape(self, image_embeds: torch.Tensor) -> torch.Tensor:
+        """The shape parameters the head reads off a batch of image embeddings."""
+        return self.head(image_embeds)
+
+    def forward(self, **inputs):
+        """The CLIP's output and the head's reading of its image embeddings: one forward through the wrapper, so
+        a distributed wrapper around it sees every parameter used."""
+        out = self.clip(**inputs)
+        return out, self.read_shape(out.image_embeds.float())
+
+
+def _clip_of(net: torch.nn.Module) -> CLIPModel:
+    return net.clip if isinstance(net, ClipWithShapeHead) else net
+
+
+@torch.no_grad()
+def shape_r2(predicted: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean over the columns of R^2 (1 - residual / variance about the column's mean) of the shape head."""
+    scores = []
+    for j in range(targets.shape[1]):
+        rows = mask[:, j]
+        if rows.sum() < 2:
+            continue
+        truth, guess = targets[rows, j], predicted[rows, j]
+        scores.append(1.0 - float(((guess - truth) ** 2).sum() / ((truth - truth.mean()) ** 2).sum().clamp_min(1e-12)))
+    return sum(scores) / max(1, len(scores))
+
+
 def train_clip(dataset, config: dict, accelerator, output: Path, resume: bool, overwrite: bool) -> list[dict]:
     cfg, train, seed = config["clip"], config["clip"]["train"], config["seed"]
     captions = {name: list(dataset[name]["caption"]) for name in ("train", "validation")}
@@ -172,9 +226,20 @@ def train_clip(dataset, config: dict, accelerator, output: Path, resume: bool, o
     caption_index = {c: i for i, c in enumerate(sorted(set(captions["train"])))}
     caption_ids = torch.tensor([caption_index[c] for c in captions["train"]])
 
+    shape_term = train.get("shape_regression", {})
+    shape_weight = float(shape_term.get("weight", 0.0))
     torch.manual_seed(seed)
     model = CLIPModel(clip_config(cfg, tokenizer))
-    optimizer = make_optimizer(model, train)
+    if shape_weight > 0:  # validation shapes in the training shapes' units (family means and spreads)
+        both = [dataset[name] for name in ("train", "validation")]
+        targets, target_mask, _ = within_family_targets(
+            sum((list(d["params"]) for d in both), []), sum((list(d["category"]) for d in both), []),
+            sum((list(d["subtype"]) for d in both), []), reference=[True] * len(both[0]) + [False] * len(both[1]))
+        val_targets, val_mask = targets[len(both[0]):], target_mask[len(both[0]):]
+        targets, target_mask = targets[: len(both[0])], target_mask[: len(both[0])]
+        model = ClipWithShapeHead(model, targets.shape[1], int(shape_term.get("hidden", 0)))
+    # the shape head starts from nothing: it learns at a faster rate than the encoder
+    optimizer = make_optimizer(model, train, fast_prefix="head.", fast_scale=float(shape_term.get("head_lr_scale", 10.0)))
     model, optimizer = accelerator.prepare(model, optimizer)
     device, aug = accelerator.device, train.get("augment", {})
     views = train.get("view_contrast", {})
@@ -195,21 +260,26 @@ def train_clip(dataset, config: dict, accelerator, output: Path, resume: bool, o
             other = scramble_colours(random_affine(other, generator, **aug), generator, views.get("grey_prob", 0.5))
             pixels = torch.cat([pixels, normalize_pixels(other, processor)])
         out = model(pixel_values=pixels, **tokens(texts))  # one forward: CLIP takes more images than texts
+        if shape_weight > 0:
+            out, predicted = out
         loss = contrastive_loss(out.logits_per_image[:count], caption_ids[shape].to(device))
         if view_weight > 0:
             embeds = out.image_embeds.float()
             logits = embeds[:count] @ embeds[count:].T / views.get("temperature", 0.1)
             loss = loss + view_weight * contrastive_loss(logits, shape.to(device))
+        if shape_weight > 0:
+            loss = loss + shape_weight * masked_mse(predicted[:count], targets[shape].to(device), target_mask[shape].to(device))
         return loss
 
     def after_step() -> None:
         with torch.no_grad():
-            accelerator.unwrap_model(model).logit_scale.clamp_(0, 4.6052)  # temperature >= 1/100, as CLIP
+            _clip_of(accelerator.unwrap_model(model)).logit_scale.clamp_(0, 4.6052)  # temperature >= 1/100, as CLIP
 
     @torch.no_grad()
     def evaluate() -> dict:
         """Validation renders -> which validation caption (bare) is closest: top-1 accuracy vs chance."""
-        net = accelerator.unwrap_model(model)
+        wrapped = accelerator.unwrap_model(model)
+        net = _clip_of(wrapped)
         unique = sorted(set(captions["validation"]))
         text = F.normalize(net.get_text_features(**tokens(unique)).pooler_output.float(), dim=-1)
         flat = val_images.flatten(0, 1)
@@ -220,15 +290,20 @@ def train_clip(dataset, config: dict, accelerator, output: Path, resume: bool, o
         embeds = torch.cat(embeds)
         predicted = (embeds @ text.T).argmax(1).cpu()
         truth = torch.tensor([unique.index(c) for c in captions["validation"]]).repeat_interleave(val_images.shape[1])
-        return {"val_caption_top1": float((predicted == truth).float().mean()), "chance": 1.0 / len(unique),
-                "val_view_top1": same_shape_top1(embeds, val_images.shape[1])}
+        metrics = {"val_caption_top1": float((predicted == truth).float().mean()), "chance": 1.0 / len(unique),
+                   "val_view_top1": same_shape_top1(embeds, val_images.shape[1])}
+        if shape_weight > 0:
+            views_each = val_images.shape[1]
+            metrics["val_shape_r2"] = shape_r2(wrapped.read_shape(embeds).cpu(), val_targets.repeat_interleave(views_each, 0),
+                                               val_mask.repeat_interleave(views_each, 0))
+        return metrics
 
     history = run_epochs(name="clip", accelerator=accelerator, model=model, optimizer=optimizer,
                          num_samples=num_shapes * num_views, train=train, seed=seed,
                          checkpoint_dir=output / "checkpoint-clip", resume_from=resume_from, loss_fn=loss_fn,
                          evaluate=evaluate, after_step=after_step, checkpoint_every=config.get("checkpoint_every_steps", 0))
     if accelerator.is_main_process:
-        save_component(accelerator.unwrap_model(model), output / "clip", processor, tokenizer)
+        save_component(_clip_of(accelerator.unwrap_model(model)), output / "clip", processor, tokenizer)
     return history
 
 
@@ -302,4 +377,4 @@ def pooled_splits(paths: list[Path], columns: list[str]) -> dict:
     }
 
 
-__all__ = ["mae_encoder_as_vit", "partner_views", "pooled_splits", "same_shape_top1", "scramble_colours", "train_clip", "train_vit"]
+__all__ = ["ClipWithShapeHead", "mae_encoder_as_vit", "partner_views", "pooled_splits", "same_shape_top1", "scramble_colours", "train_clip", "train_vit"]

@@ -12,7 +12,10 @@ saved in the standard transformers format, where the same loading code reads the
   caption). Views of shapes with the same caption are all positives of each other (soft
   targets), since the procedural captions repeat. With ``clip.train.view_contrast.weight`` > 0 an
   InfoNCE between each render and another view of the same shape (colours scrambled) is added,
-  so shapes that share a caption are told apart too. Saved with its image processor and a
+  so shapes that share a caption are told apart too. With ``clip.train.shape_regression.weight`` > 0
+  a linear head (from zero, ``head_lr_scale`` times the learning rate) reads each shape's generator
+  parameters, minus its family's mean, off the image embedding of any of its views (mean squared
+  error; validation R^2 logged as ``val_shape_r2``); the head is not saved. Saved with its image processor and a
   word-level tokenizer built from the captions and templates
   (``latentmapper.training.caption_tokenizer``).
 * ``OUTPUT/vit/``: a small ViT pre-trained with ``ViTMAEForPreTraining`` (masked autoencoding,
@@ -34,10 +37,15 @@ import os
 import time
 from pathlib import Path
 
+from datasets import load_from_disk
+
 from latentmapper.training.devices import make_accelerator
 from latentmapper.training.encoder_fitting import pooled_splits, train_clip, train_vit
 from latentmapper.atomic import write_json
 from latentmapper.training.presets import add_common_arguments, config_from_args
+
+
+SHAPE_TERM_COLUMNS = ["params", "category", "subtype"]
 
 
 def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None = None) -> int:
@@ -51,6 +59,13 @@ def main(argv: list[str] | None = None, *, presets_dir: str | os.PathLike | None
     config = config_from_args(args, "encoders", presets_dir)
     accelerator = make_accelerator(config)
     columns = ["shape_id", "caption", "images"]
+    if float(config["clip"]["train"].get("shape_regression", {}).get("weight", 0.0)) > 0:
+        columns += SHAPE_TERM_COLUMNS  # the shape term reads the generator's parameters, which not every build has
+        for path in args.dataset:
+            missing = [c for c in SHAPE_TERM_COLUMNS if c not in load_from_disk(str(path))["train"].column_names]
+            if missing:
+                raise SystemExit(f"{path} has no {missing} column: clip.train.shape_regression needs the "
+                                 "procedural builds' generator parameters; leave it off for this dataset")
     dataset = pooled_splits(args.dataset, columns)
     args.output.mkdir(parents=True, exist_ok=True)
     log_path = args.output / "encoders_log.json"
