@@ -252,12 +252,16 @@ def test_training_evaluation_and_plenoptic_scripts(tmp_path, tiny_record_config)
     assert evaluate_goembed.main(eval_args) == 0
     systems = json.loads((results / "car.json").read_text())["systems"]
     assert systems["latentmapper"] == {"seconds_per_image": 1.0}  # other rows are kept
+    test_ids = sorted(dataset["test"]["shape_id"])
     for row in ("goembed", "goembed_3views"):
         assert set(systems[row]) == {"fixed_view", "nine_views", "unseen_views", "seconds_per_image"}
         assert systems[row]["nine_views"]["chamfer_x1e3"] > 0  # the octahedron is never the car
+        assert all(0.0 <= systems[row][s]["identification_top1"] <= 1.0 for s in ("fixed_view", "nine_views"))
     record = json.loads(next((tmp_path / "eval" / "per_shape").glob("*.json")).read_text())
     assert [len(record["goembed"][s]) for s in ("fixed_view", "nine_views", "unseen_views")] == [1, 9, 1]
     assert [len(e["yaws"]) for e in record["goembed_3views"]["nine_views"]] == [3, 3, 3]
+    scored = [e for e in record["goembed"]["nine_views"] if e["chamfer_x1e3"] is not None]
+    assert scored and all(sorted(e["cross_chamfer_x1e3"]) == test_ids for e in scored)
 
     assert plenoptic_check.main(["--dataset", str(data), "--config", str(tmp_path / "config.json"),
                                  "--output", str(tmp_path / "plenoptic")]) == 0
@@ -265,6 +269,24 @@ def test_training_evaluation_and_plenoptic_scripts(tmp_path, tiny_record_config)
     assert set(summary["results"]) == {"voxel/goembed", "voxel/cnn_unprojection", "triplane/goembed",
                                        "triplane/cnn_unprojection"}
     assert all(r["psnr_held_out"] > 0 for r in summary["results"].values())
+
+
+def test_goembed_identification_counts_inputs_nearer_their_own_shape():
+    from latentmapper.evaluation.commands.evaluate_goembed import summarize
+
+    def entry(cross):  # cross: the mesh's Chamfer to shapes a and b; None: no surface
+        own = None if cross is None else 1.0
+        return {"chamfer_x1e3": own, "emd_x1e2": own, "seconds": 0.1, "cross_chamfer_x1e3": cross}
+
+    def record(sid, entries):
+        sets = {"fixed_view": entries[:1], "nine_views": entries, "unseen_views": entries[:1]}
+        return {"shape_id": sid, "goembed": sets, "goembed_3views": sets}
+
+    records = [record("a", [entry({"a": 1.0, "b": 2.0}), entry({"a": 3.0, "b": 2.0})]),  # hit, miss
+               record("b", [entry({"a": 5.0, "b": 1.0}), entry(None)])]  # hit, empty mesh (a miss)
+    result, _ = summarize(records, "goembed")
+    assert result["nine_views"]["identification_top1"] == 0.5
+    assert result["fixed_view"]["identification_top1"] == 1.0
 
 
 def test_view_count_weights():

@@ -27,6 +27,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..atomic import atomic_path
+from ..geometry.metrics import NUM_SURFACE_POINTS, sample_surface_points
+from .scores import score_mesh, score_points
 
 IDENTIFICATION_POINTS = 2000
 CONSTANT_CANDIDATES = 100
@@ -76,6 +78,30 @@ class Gallery:
                 b, tree_b = self.points[self.ids[j]], self.trees[self.ids[j]]
                 matrix[i, j] = matrix[j, i] = _chamfer_x1e3(a, tree_a, b, tree_b)
         return matrix
+
+
+def score_with_cross(mesh, surface_points: np.ndarray, gallery: Gallery, *, emd_points: int,
+                     seed: int = 0) -> tuple[dict, dict[str, float] | None]:
+    """(Chamfer / EMD scores, Chamfer x10^3 to every gallery shape) of one predicted mesh.
+
+    The same points feed both, as ``score_mesh`` samples them; no surface gives None scores and no cross.
+    """
+    if mesh is None or len(mesh.faces) == 0:
+        return score_mesh(None, surface_points), None
+    points = sample_surface_points(mesh, NUM_SURFACE_POINTS, seed)
+    scores = score_points(points, surface_points, emd_points, seed)
+    return scores, {sid: round(v, 6) for sid, v in gallery.chamfer_x1e3(points).items()}
+
+
+def holds_cross(entries: Iterable[Mapping], gallery: Iterable[str]) -> bool:
+    """Whether every scored entry records its Chamfer to each gallery shape (older caches do not)."""
+    gallery = list(gallery)
+    for entry in entries:
+        cross = entry.get("cross_chamfer_x1e3")
+        if entry.get("chamfer_x1e3") is not None and (
+                not isinstance(cross, Mapping) or any(sid not in cross for sid in gallery)):
+            return False
+    return True
 
 
 def most_central(points: Mapping[str, np.ndarray], count: int = IDENTIFICATION_POINTS,
@@ -136,5 +162,5 @@ def central_training_shape(split, cache: str | Path | None = None, candidates: i
     return choice
 
 
-__all__ = ["CONSTANT_CANDIDATES", "Gallery", "IDENTIFICATION_POINTS", "central_training_shape", "identification_top1",
-           "identified", "most_central", "subsample"]
+__all__ = ["CONSTANT_CANDIDATES", "Gallery", "IDENTIFICATION_POINTS", "central_training_shape", "holds_cross",
+           "identification_top1", "identified", "most_central", "score_with_cross", "subsample"]

@@ -25,10 +25,8 @@ from typing import Sequence
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_path, write_json
-from ..geometry.metrics import NUM_SURFACE_POINTS, sample_surface_points
-from .cross import Gallery
+from .cross import Gallery, holds_cross, score_with_cross
 from .predictors import Prediction, System
-from .scores import score_mesh, score_points
 from .shapes import EvalShape, RenderSettings, SplitShapes
 from .views import View, training_views, unseen_views
 
@@ -98,12 +96,7 @@ class Evaluation:
         record = json.loads(path.read_text())
         if record.get("cross_points") != self.gallery.count:
             return None
-        for entry in record.get("views", []):
-            cross = entry.get("cross_chamfer_x1e3")
-            if entry.get("chamfer_x1e3") is not None and (
-                    not isinstance(cross, dict) or any(sid not in cross for sid in self.gallery.ids)):
-                return None
-        return record
+        return record if holds_cross(record.get("views", []), self.gallery.ids) else None
 
     def run(self) -> dict[str, list[dict]]:
         for system in self.systems:
@@ -140,13 +133,8 @@ class Evaluation:
 
     def _entry(self, view: View | None, prediction: Prediction, shape: EvalShape) -> dict:
         where = {"kind": "shape"} if view is None else view.describe()
-        mesh = prediction.mesh
-        if mesh is None or len(mesh.faces) == 0:
-            scores, cross = score_mesh(None, shape.surface_points), None
-        else:  # what score_mesh does, keeping the points for the cross distances
-            points = sample_surface_points(mesh, NUM_SURFACE_POINTS, self.seed)
-            scores = score_points(points, shape.surface_points, self.emd_points, self.seed)
-            cross = {sid: round(v, 6) for sid, v in self.gallery.chamfer_x1e3(points).items()}
+        scores, cross = score_with_cross(prediction.mesh, shape.surface_points, self.gallery,
+                                         emd_points=self.emd_points, seed=self.seed)
         info = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in prediction.info.items()}
         seconds = None if prediction.seconds is None else round(prediction.seconds, 6)
         return {**where, **scores, "seconds": seconds, **info, "cross_chamfer_x1e3": cross}

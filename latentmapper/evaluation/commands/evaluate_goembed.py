@@ -18,8 +18,11 @@ scored with Chamfer x10^3 and EMD x10^2 against the stored surface samples; its 
 (views -> mesh) give ``seconds_per_image``, the median over the test split. The two rows
 are merged into ``hub_cards/results/<category>.json`` (every other row is kept) and
 details (failures, the 3-view / 1-view Chamfer ratio against its 0.8 target) into
-``<category>_details.json``. Per-shape scores are cached in ``WORK/per_shape/``, so an
-interrupted evaluation resumes; they are refused if made with other settings.
+``<category>_details.json``. Each input set also gets ``identification_top1``, as in
+``evaluate.py``: the fraction of inputs whose mesh is nearer (Chamfer) to its own shape than to
+every other evaluated shape (``latentmapper.evaluation.cross``). Per-shape scores are cached in
+``WORK/per_shape/``, so an interrupted evaluation resumes; they are refused if made with other
+settings, and a cached shape without the distances to every evaluated shape is predicted again.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from latentmapper.evaluation.cross import Gallery, holds_cross, identification_top1, score_with_cross
 from latentmapper.evaluation.loop import SettingsMismatch, check_settings
 from latentmapper.evaluation.results import merge_systems, round_score
-from latentmapper.evaluation.scores import mean_or_none, median_or_none, score_mesh
+from latentmapper.evaluation.scores import mean_or_none, median_or_none
 from latentmapper.evaluation.shapes import SplitShapes
 from latentmapper.evaluation.views import render_view, unseen_cameras
 from latentmapper.geometry import EmptySurfaceError
@@ -58,8 +62,9 @@ def predict(pipe: GOEmbedPipeline, images, cameras, resolution: int) -> tuple[ob
     return mesh, sum(timings.values())
 
 
-def evaluate_shape(pipe, shape, settings, *, unseen_sets: int, seed: int, resolution: int, emd_points: int) -> dict:
-    """Scores of every input set of one shape, for both rows."""
+def evaluate_shape(pipe, shape, settings, gallery: Gallery, *, unseen_sets: int, seed: int, resolution: int,
+                   emd_points: int) -> dict:
+    """Scores of every input set of one shape, for both rows, with each mesh's Chamfer to every ``gallery`` shape."""
     by_yaw = {round(float(c.yaw), 4): (c, im) for c, im in zip(shape.cameras, shape.images)}
     unseen = unseen_cameras(shape, 4 * unseen_sets, seed)  # singles first, then triples
     unseen_images = [render_view(shape, cam, settings) for cam in unseen]
@@ -79,10 +84,11 @@ def evaluate_shape(pipe, shape, settings, *, unseen_sets: int, seed: int, resolu
                 key = (view_set == "unseen_views", tuple((c.yaw, c.elevation) for c in cameras))
                 if key not in done:  # the fixed input is also one of the nine-view inputs: scored once
                     mesh, seconds = predict(pipe, images, cameras, resolution)
-                    scores = score_mesh(mesh, shape.surface_points, emd_points=emd_points, seed=seed)
+                    scores, cross = score_with_cross(mesh, shape.surface_points, gallery, emd_points=emd_points,
+                                                     seed=seed)
                     done[key] = {"yaws": [round(float(c.yaw), 3) for c in cameras],
                                  "elevations": [round(float(c.elevation), 3) for c in cameras],
-                                 "seconds": seconds, **scores}
+                                 "seconds": seconds, **scores, "cross_chamfer_x1e3": cross}
                 entries.append(done[key])
             record[row][view_set] = entries
     return record
@@ -91,10 +97,13 @@ def evaluate_shape(pipe, shape, settings, *, unseen_sets: int, seed: int, resolu
 def summarize(records: list[dict], row: str) -> tuple[dict, dict]:
     """The results entry (the evaluation issue's shape) and the details of one row."""
     result, details = {}, {"shapes": len(records), "inputs": {}, "empty_meshes": {}}
+    gallery = [str(r["shape_id"]) for r in records]
     for view_set in VIEW_SETS:
         entries = [e for r in records for e in r[row][view_set]]
         result[view_set] = {metric: round_score(mean_or_none(e[metric] for e in entries))
                             for metric in ("chamfer_x1e3", "emd_x1e2")}
+        owned = [(str(r["shape_id"]), e.get("cross_chamfer_x1e3")) for r in records for e in r[row][view_set]]
+        result[view_set]["identification_top1"] = round_score(identification_top1(owned, gallery))
         details["inputs"][view_set] = len(entries)
         details["empty_meshes"][view_set] = sum(e["chamfer_x1e3"] is None for e in entries)
     seconds = (e["seconds"] for r in records for e in r[row]["fixed_view"])
@@ -134,14 +143,18 @@ def main(argv: list[str] | None = None, *, root: str | os.PathLike = ".") -> int
     pipe = GOEmbedPipeline.from_pretrained(args.pipeline)
     shapes = SplitShapes(dataset, args.split, args.limit)
     render_settings = shapes.render_settings()
+    gallery = Gallery(shapes.surface_points(), seed=args.seed)
     records = []
     for index in tqdm(range(len(shapes)), desc="goembed evaluation", unit="shape"):
         path = cache / f"{shapes.shape_ids[index]}.json"
         if path.is_file():
-            records.append(json.loads(path.read_text()))
-            continue
-        record = evaluate_shape(pipe, shapes[index], render_settings, unseen_sets=args.unseen_sets, seed=args.seed,
-                                resolution=args.resolution, emd_points=args.emd_points)
+            record = json.loads(path.read_text())
+            entries = [e for row in ("goembed", "goembed_3views") for group in record[row].values() for e in group]
+            if holds_cross(entries, gallery.ids):
+                records.append(record)
+                continue
+        record = evaluate_shape(pipe, shapes[index], render_settings, gallery, unseen_sets=args.unseen_sets,
+                                seed=args.seed, resolution=args.resolution, emd_points=args.emd_points)
         write_json(path, record)
         records.append(record)
 
@@ -161,14 +174,15 @@ def main(argv: list[str] | None = None, *, root: str | os.PathLike = ".") -> int
     merge_systems(args.results_dir / f"{args.category}_details.json", details, "details")
     write_json(work / "evaluation.json", {"systems": rows, "details": details})
 
-    print("| system | CD x10^3 fixed | CD x10^3 nine | CD x10^3 unseen | EMD x10^2 nine | s/input |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| system | CD x10^3 fixed | CD x10^3 nine | CD x10^3 unseen | top-1 nine | EMD x10^2 nine | s/input |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     for name in ("latentmapper", "goembed", "goembed_3views"):
         entry = merged["systems"].get(name)
         if entry is None:
             continue
         cells = [fmt((entry.get(s) or {}).get("chamfer_x1e3")) for s in VIEW_SETS]
+        cells.append(fmt((entry.get("nine_views") or {}).get("identification_top1")))
         print(f"| {name} | " + " | ".join(cells) + f" | {fmt((entry.get('nine_views') or {}).get('emd_x1e2'))} | "
               f"{fmt(entry.get('seconds_per_image'))} |")
     print(f"3 views / 1 view Chamfer (nine views): {fmt(ratio)} (target <= {TARGET_RATIO}) -> {results_path}")
